@@ -1,0 +1,122 @@
+/** @module The one configuration schema (the YAML contract of DESIGN.md), its defaults and its type. */
+import { isIP } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { z } from 'zod';
+import { parseCidr } from '../inbound/networks.js';
+import { parseHostPort } from '../routing/host-port.js';
+
+/** A key or value that the contract names but this version does not build: refused, never ignored. */
+function notYet(what: string) {
+  return z.custom<never>(() => false, { message: `${what} is not supported by this version` }).optional();
+}
+
+const domainName = z
+  .string()
+  .min(1)
+  .transform((d) => d.toLowerCase().replace(/\.$/, ''))
+  .refine((d) => d === '*' || /^(\*\.)?[a-z0-9\u0080-\uffff]([a-z0-9\u0080-\uffff.-]*[a-z0-9\u0080-\uffff])?$/u.test(d), {
+    message: 'expected a domain name, "*.domain" or "*"',
+  });
+
+const port = z.number().int().min(0).max(65535);
+
+const listener = z.strictObject({
+  name: z.string().min(1),
+  mode: z
+    .enum(['mta', 'submission', 'submissions'])
+    .default('mta')
+    .refine((m) => m === 'mta', { message: 'listener modes submission and submissions are not supported by this version' }),
+  host: z.string().min(1).default('0.0.0.0'),
+  port: port.default(25),
+  proxyProtocol: z
+    .boolean()
+    .default(false)
+    .refine((p) => !p, { message: 'the PROXY protocol is not supported by this version' }),
+});
+
+const tls = z
+  .strictObject({
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    message: 'cert and key go together: give both, or neither for a generated self-signed certificate',
+  });
+
+const relay = z.strictObject({
+  acceptDomains: z.array(domainName).default([]),
+  allowedNetworks: z
+    .array(
+      z.string().refine((c) => parseCidr(c) !== undefined, {
+        message: 'expected an IPv4 or IPv6 address or CIDR block such as 10.0.0.0/8 or fd00::/8',
+      }),
+    )
+    .default(['127.0.0.0/8', '::1/128']),
+  maxMessageSize: z.number().int().min(1024).default(52_428_800),
+  maxRecipients: z.number().int().min(1).max(100_000).default(1000),
+});
+
+const route = z.strictObject({
+  domains: z.array(domainName).min(1),
+  nextHop: z.string().refine((h) => h === 'mx' || parseHostPort(h) !== undefined, {
+    message: 'expected "mx" or host[:port], with IPv6 addresses in brackets: [2001:db8::1]:25',
+  }),
+  tls: z
+    .enum(['none', 'may', 'encrypt', 'verify'])
+    .default('may')
+    .refine((l) => l === 'none' || l === 'may', {
+      message: 'route TLS levels encrypt and verify are not supported by this version (none | may)',
+    }),
+  ca: notYet('a route CA'),
+  clientCert: notYet('a route client certificate'),
+  clientKey: notYet('a route client key'),
+  mtaSts: notYet('MTA-STS'),
+  minVersion: notYet('a route TLS minimum version'),
+});
+
+const defaultRoutes = [{ domains: ['*'], nextHop: 'mx', tls: 'may' as const }];
+
+export const configSchema = z.strictObject({
+  hostname: z
+    .string()
+    .min(1)
+    .refine((h) => isIP(h) === 0 && /^[A-Za-z0-9.-]+$/.test(h), { message: 'expected a host name' })
+    .default(() => osHostname()),
+  stateDir: z.string().min(1).default('./state'),
+  listeners: z
+    .array(listener)
+    .min(1)
+    .default([{ name: 'mta', mode: 'mta', host: '0.0.0.0', port: 25, proxyProtocol: false }])
+    .superRefine((ls, ctx) => {
+      const seen = new Set<string>();
+      ls.forEach((l, i) => {
+        if (seen.has(l.name)) {
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate listener name "${l.name}"` });
+        }
+        seen.add(l.name);
+      });
+    }),
+  tls: tls.default({ minVersion: 'TLSv1.2' }),
+  relay: relay.default({
+    acceptDomains: [],
+    allowedNetworks: ['127.0.0.0/8', '::1/128'],
+    maxMessageSize: 52_428_800,
+    maxRecipients: 1000,
+  }),
+  auth: notYet('authentication (auth)'),
+  routes: z.array(route).default(defaultRoutes),
+  metrics: z
+    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })
+    .default({ host: '127.0.0.1', port: 9464 }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+/** The validated configuration, defaults filled in. */
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type RouteConfig = Config['routes'][number];

@@ -1,0 +1,162 @@
+/**
+ * @module One inbound smtp-server listener (mode mta): STARTTLS under our TLS policy, never the
+ * library's built-in certificate, AUTH neither advertised nor accepted, and each session's
+ * commands handed to its RelaySession.
+ */
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { ListenerConfig } from '../config/schema.js';
+import type { RelayDeps } from '../relay/transaction.js';
+import { RelaySession } from '../relay/transaction.js';
+import { toServerError } from '../smtp/server-reply.js';
+import { replies } from '../smtp/replies.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { tlsVersionLabel } from '../telemetry/metrics.js';
+import type { TlsFacts } from '../outbound/tls-facts.js';
+import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
+import type { NetworkSet } from './networks.js';
+import { inboundFacts, inboundTlsFacts } from './session.js';
+
+export interface ListenerDeps {
+  readonly relay: RelayDeps;
+  readonly allowedNetworks: NetworkSet;
+  readonly credentials: { readonly key: string; readonly cert: string };
+  readonly minVersion: MinVersion;
+  readonly hostname: string;
+  readonly maxMessageSize: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export interface Listener {
+  readonly name: string;
+  readonly port: number;
+  readonly server: SMTPServer;
+  close(): Promise<void>;
+}
+
+interface SessionState {
+  readonly relay: RelaySession;
+  tls: TlsFacts | undefined;
+}
+
+/**
+ * Commands no listener offers: AUTH arrives with the submission issue and is then allowed only
+ * after TLS (RFC 4954 §4); WIZ, SHELL and KILL are smtp-server's sendmail jokes.
+ */
+const DISABLED = ['AUTH', 'WIZ', 'SHELL', 'KILL'];
+
+/** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command. */
+const IDLE_TIMEOUT_MS = 300_000;
+
+export async function startListener(config: ListenerConfig, deps: ListenerDeps): Promise<Listener> {
+  const states = new WeakMap<SMTPServerSession, SessionState>();
+  const log = deps.logger.child({ listener: config.name });
+  const stateOf = (session: SMTPServerSession): SessionState => {
+    let state = states.get(session);
+    if (!state) {
+      state = { relay: new RelaySession(deps.relay), tls: undefined };
+      states.set(session, state);
+    }
+    return state;
+  };
+  const facts = (session: SMTPServerSession) => inboundFacts(config.name, session, states.get(session)?.tls);
+
+  const options: SMTPServerOptions = {
+    ...serverTlsOptions(deps.minVersion, deps.credentials),
+    name: deps.hostname,
+    banner: 'starttls-relay',
+    size: deps.maxMessageSize,
+    authOptional: true,
+    disabledCommands: DISABLED,
+    disableReverseLookup: true,
+    socketTimeout: IDLE_TIMEOUT_MS,
+    logger: false,
+
+    onConnect(session, callback) {
+      deps.metrics.inboundConnections.inc({ listener: config.name });
+      deps.metrics.activeSessions.inc({ listener: config.name });
+      stateOf(session);
+      callback();
+    },
+
+    onSecure(socket, session, callback) {
+      stateOf(session).tls = inboundTlsFacts(socket as TLSSocket);
+      callback();
+    },
+
+    onMailFrom(address, session, callback) {
+      stateOf(session).relay.mail(address.address, address.args, facts(session));
+      callback();
+    },
+
+    onRcptTo(address, session, callback) {
+      const client = { address: session.remoteAddress, authenticated: false };
+      stateOf(session)
+        .relay.rcpt(address.address, session.envelope.rcptTo.length, client)
+        .then(
+          (reply) => callback(reply.code < 300 ? null : toServerError(reply)),
+          (err: unknown) => {
+            log.error({ err, session: session.id }, 'recipient handling failed');
+            callback(toServerError(replies.internalError));
+          },
+        );
+    },
+
+    onData(stream, session, callback) {
+      stateOf(session)
+        .relay.data(stream, facts(session))
+        .then(
+          // An error object carrying 250 gives an exact (and multi-line) mirror of the hop's reply.
+          (reply) => callback(toServerError(reply)),
+          (err: unknown) => {
+            log.error({ err, session: session.id }, 'message handling failed');
+            stream.resume();
+            callback(toServerError(replies.internalError));
+          },
+        );
+    },
+
+    onClose(session) {
+      const state = states.get(session);
+      if (!state) return;
+      states.delete(session);
+      state.relay.close();
+      deps.metrics.activeSessions.dec({ listener: config.name });
+      deps.metrics.inboundSessions.inc({ listener: config.name, tls_version: tlsVersionLabel(state.tls?.protocol) });
+    },
+  };
+
+  const server = new SMTPServer(options);
+  // smtp-server reports one failed handshake on several events: count each socket once.
+  const failedSockets = new WeakSet<object>();
+  server.on('error', (err: Error & { code?: string; remote?: string }) => {
+    const tlsFailure = /ssl|tls|handshake/i.test(`${err.code ?? ''} ${err.message}`);
+    if (tlsFailure) {
+      const key = (err as { socket?: object }).socket ?? err;
+      if (!failedSockets.has(key)) {
+        failedSockets.add(key);
+        deps.metrics.inboundTlsFailures.inc({ listener: config.name });
+      }
+    }
+    log.debug({ err: { code: err.code, message: err.message }, remote: err.remote }, 'inbound connection error');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  log.info({ host: config.host, port, mode: config.mode }, 'listening');
+  return {
+    name: config.name,
+    port,
+    server,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

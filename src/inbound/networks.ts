@@ -1,0 +1,41 @@
+/** @module Client networks: CIDR parsing and membership (IPv4, IPv6, IPv4-mapped IPv6). */
+import { BlockList, isIP } from 'node:net';
+
+export interface Cidr {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+/** Parses `10.0.0.0/8`, `fd00::/8` or a bare address (a /32 or /128). */
+export function parseCidr(text: string): Cidr | undefined {
+  const [address = '', prefixText, extra] = text.trim().split('/');
+  if (extra !== undefined) return undefined;
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!/^\d+$/.test(prefixText ?? String(max)) || prefix > max) return undefined;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** A set of networks; `contains` understands `::ffff:a.b.c.d` as the IPv4 address it carries. */
+export class NetworkSet {
+  readonly #list = new BlockList();
+
+  constructor(cidrs: readonly string[]) {
+    for (const text of cidrs) {
+      const cidr = parseCidr(text);
+      if (!cidr) throw new Error(`invalid network: ${text}`);
+      this.#list.addSubnet(cidr.address, cidr.prefix, cidr.family);
+    }
+  }
+
+  contains(address: string): boolean {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped?.[1]) return this.#list.check(mapped[1], 'ipv4');
+    const version = isIP(address);
+    if (version === 0) return false;
+    return this.#list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  }
+}

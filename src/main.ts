@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/** @module The command line: serve (default) and check-config; signals for a clean stop. */
+import { parseArgs } from 'node:util';
+import { startRelay } from './app.js';
+import { defaultConfig } from './config/default.js';
+import { loadConfigFile, type LoadResult } from './config/load.js';
+
+const USAGE = `usage:
+  starttls-relay [serve] [--config FILE]    run the relay (embedded default config without --config)
+  starttls-relay check-config --config FILE validate a config file; exit 1 listing every error
+  starttls-relay --help`;
+
+async function load(configPath: string | undefined): Promise<LoadResult> {
+  return configPath === undefined ? defaultConfig() : loadConfigFile(configPath);
+}
+
+function reportErrors(source: string, errors: readonly string[]): void {
+  process.stderr.write(`${source}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+  for (const e of errors) process.stderr.write(`  ${e}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'serve';
+  if (positionals.length > 1) {
+    process.stderr.write(`unexpected argument: ${positionals[1]}\n${USAGE}\n`);
+    return 2;
+  }
+  switch (command) {
+    case 'check-config': {
+      if (values.config === undefined) {
+        process.stderr.write(`check-config needs --config FILE\n${USAGE}\n`);
+        return 2;
+      }
+      const result = await loadConfigFile(values.config);
+      if (!result.ok) {
+        reportErrors(values.config, result.errors);
+        return 1;
+      }
+      process.stdout.write(`${values.config}: ok\n`);
+      return 0;
+    }
+    case 'serve': {
+      const result = await load(values.config);
+      if (!result.ok) {
+        reportErrors(values.config ?? 'embedded default config', result.errors);
+        return 1;
+      }
+      const relay = await startRelay(result.config);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          relay.logger.info({ signal }, 'stopping');
+          relay.close().then(resolve, resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown command: ${command}\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`starttls-relay: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,90 @@
+/**
+ * @module The next-hop session of one client session: opened at the first RCPT that needs it,
+ * reused by the client's next transactions to the same next hop (after RSET when one was left
+ * open), and never reused once it failed or the hop said 421.
+ */
+import type { HopDeadlines } from '../outbound/deadlines.js';
+import { HopLostError, type HopConnection } from '../outbound/hop-connection.js';
+import type { HopFacts, OpenResult } from '../outbound/open-hop.js';
+import type { NextHop } from '../routing/next-hop.js';
+import type { Reply } from '../smtp/reply.js';
+import type { TransactionRecord } from './record.js';
+
+export interface HopSession {
+  readonly nextHop: NextHop;
+  readonly connection: HopConnection;
+  readonly facts: HopFacts;
+  /** A MAIL was accepted and its transaction not completed: RSET before the next one. */
+  dirty: boolean;
+}
+
+export class HopSessionCache {
+  #current: HopSession | undefined;
+
+  constructor(
+    private readonly open: (nextHop: NextHop) => Promise<OpenResult>,
+    private readonly deadlines: HopDeadlines,
+  ) {}
+
+  /** The live session for `nextHop`, opening one if needed; undefined when no host answered. */
+  async acquire(nextHop: NextHop, record: TransactionRecord): Promise<HopSession | undefined> {
+    const current = this.#current;
+    if (current && current.nextHop.key === nextHop.key && current.connection.usable) {
+      this.#stamp(record, current);
+      return current;
+    }
+    if (current) this.#quit(current);
+    const opened = await this.open(nextHop);
+    if (opened.attempts.length > 0) record.failedAttempts = opened.attempts;
+    if (!opened.ok) {
+      record.nextHop = { domain: nextHop.domain, source: nextHop.source };
+      return undefined;
+    }
+    const session: HopSession = { nextHop, ...opened.hop, dirty: false };
+    session.connection.on('end', () => {
+      if (this.#current === session) this.#current = undefined;
+    });
+    this.#current = session;
+    this.#stamp(record, session);
+    return session;
+  }
+
+  current(key: string): HopSession | undefined {
+    const c = this.#current;
+    return c && c.nextHop.key === key && c.connection.usable ? c : undefined;
+  }
+
+  /** RSET a transaction left open by an abandoned client transaction (RFC 5321 §4.1.1.5). */
+  async ensureClean(hop: HopSession): Promise<void> {
+    if (!hop.dirty) return;
+    const reply = await hop.connection.command('RSET', this.deadlines.commandMs);
+    if (reply.code !== 250) throw new HopLostError(`RSET refused: ${reply.code}`, 'garbled');
+    hop.dirty = false;
+  }
+
+  /** RFC 5321 §3.8: after a 421 the hop closes; the session is not used again. */
+  afterReply(hop: HopSession, reply: Reply): void {
+    if (reply.code === 421) this.discard(hop);
+  }
+
+  discard(hop: HopSession): void {
+    if (this.#current === hop) this.#current = undefined;
+    hop.connection.close();
+  }
+
+  closeAll(): void {
+    if (this.#current) this.#quit(this.#current);
+    this.#current = undefined;
+  }
+
+  #quit(hop: HopSession): void {
+    if (this.#current === hop) this.#current = undefined;
+    if (hop.connection.usable) hop.connection.quit();
+    else hop.connection.close();
+  }
+
+  #stamp(record: TransactionRecord, hop: HopSession): void {
+    record.nextHop = { domain: hop.nextHop.domain, source: hop.nextHop.source };
+    record.outbound = hop.facts;
+  }
+}

@@ -1,0 +1,30 @@
+/** @module Every reply the relay itself sends, in one catalogue: `{ code, lines }` via reply(). */
+import { reply } from './reply.js';
+
+export const replies = {
+  /** RFC 5321 §3.6.2: relaying is refused for clients that are not authorized. */
+  relayDenied: reply(554, '5.7.1', 'Relay access denied'),
+  /** RFC 7505 §4.2: a null MX means the domain accepts no mail. */
+  nullMx: reply(556, '5.1.10', 'Recipient domain does not accept mail (null MX)'),
+  /** The domain does not exist in DNS: permanent, like Postfix's "Host not found". */
+  domainNotFound: reply(550, '5.1.2', 'Recipient domain not found'),
+  /** DNS gave a temporary failure: the client keeps the message and retries. */
+  dnsTempFail: reply(451, '4.4.3', 'Temporary DNS failure resolving the next hop, try again later'),
+  /** RFC 5321 §3.3: one transaction goes to one next hop; the client retries the rest. */
+  otherNextHop: reply(452, '4.5.3', 'Recipient uses another next hop, send it in a new transaction'),
+  nextHopUnavailable: reply(451, '4.4.1', 'Next hop unavailable, try again later'),
+  nextHopLost: reply(451, '4.4.2', 'Connection to the next hop lost, try again later'),
+  nextHopGarbled: reply(451, '4.4.2', 'Next hop sent an invalid reply, try again later'),
+  /** RFC 1870 §6.3: the message is larger than the relay's fixed maximum. */
+  messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  /** RFC 6531 §3.2: a UTF-8 envelope needs SMTPUTF8 at the next hop. */
+  utf8NotSupported: reply(553, '5.6.7', 'Next hop does not support SMTPUTF8 for this address'),
+  /** RFC 6152 §3: 8-bit content needs 8BITMIME at the next hop. */
+  eightBitNotSupported: reply(554, '5.6.3', 'Next hop does not support 8BITMIME'),
+  /** RFC 5321 §4.5.3.1.10: too many recipients is 452, and the client sends the rest later. */
+  tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
+  noRecipients: reply(503, '5.5.1', 'No valid recipients'),
+  shuttingDown: reply(421, '4.3.2', 'Relay shutting down, try again later'),
+  internalError: reply(451, '4.3.0', 'Local error in processing, try again later'),
+  badAddress: reply(501, '5.1.3', 'Bad recipient address syntax'),
+} as const;

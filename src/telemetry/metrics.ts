@@ -1,0 +1,135 @@
+/**
+ * @module Every metric the relay exports, declared here and nowhere else (prefix starttls_relay_).
+ * Labels take bounded values only: never a host name, address or domain. Node's default process
+ * metrics live in a second registry, since three of their `*_total` gauges fail promtool's lint.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StartTlsResult } from '../outbound/open-hop.js';
+
+export type Hop = 'inbound' | 'outbound';
+export type MessageOutcome = 'delivered' | 'rejected' | 'deferred' | 'aborted';
+export type RecipientOutcome = 'accepted' | 'rejected' | 'deferred';
+export type ReplySource = 'next_hop' | 'relay';
+
+const PREFIX = 'starttls_relay_';
+
+/** TLS protocol as a bounded label value. */
+export function tlsVersionLabel(protocol: string | null | undefined): string {
+  switch (protocol) {
+    case 'TLSv1.3':
+    case 'TLSv1.2':
+    case 'TLSv1.1':
+    case 'TLSv1':
+      return protocol;
+    case null:
+    case undefined:
+      return 'none';
+    default:
+      return 'other';
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly processRegistry = new Registry();
+
+  readonly inboundConnections = new Counter({
+    name: `${PREFIX}inbound_connections_total`,
+    help: 'Inbound TCP connections accepted, by listener.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundSessions = new Counter({
+    name: `${PREFIX}inbound_sessions_total`,
+    help: 'Inbound SMTP sessions ended, by listener and the TLS protocol the session reached (none for plaintext).',
+    labelNames: ['listener', 'tls_version'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundTlsFailures = new Counter({
+    name: `${PREFIX}inbound_tls_handshake_failures_total`,
+    help: 'Inbound TLS handshakes that failed, by listener.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly activeSessions = new Gauge({
+    name: `${PREFIX}inbound_active_sessions`,
+    help: 'Inbound SMTP sessions open now, by listener.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboundStartTls = new Counter({
+    name: `${PREFIX}outbound_starttls_total`,
+    help: 'Outbound next-hop sessions by STARTTLS result: encrypted, not_offered, failed_fallback (refused or handshake failed, continued in plaintext), disabled (route tls: none).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboundConnectFailures = new Counter({
+    name: `${PREFIX}outbound_connect_failures_total`,
+    help: 'Next-hop addresses that could not be reached or set up.',
+    registers: [this.registry],
+  });
+
+  readonly hopTls = new Counter({
+    name: `${PREFIX}hop_tls_messages_total`,
+    help: 'Messages relayed (accepted by the next hop), by hop, TLS protocol (none for plaintext) and whether the peer certificate was verified.',
+    labelNames: ['hop', 'tls_version', 'verified'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messages = new Counter({
+    name: `${PREFIX}messages_total`,
+    help: 'Message transactions that reached DATA, by outcome: delivered (next hop 2xx), rejected (5xx), deferred (4xx or next hop lost), aborted (client vanished).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly recipients = new Counter({
+    name: `${PREFIX}recipients_total`,
+    help: 'RCPT commands answered, by outcome and by who decided: the next hop (mirrored) or the relay itself.',
+    labelNames: ['outcome', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly relayDuration = new Histogram({
+    name: `${PREFIX}relay_duration_seconds`,
+    help: 'From MAIL to the final reply of a message transaction that reached DATA, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  readonly messageSize = new Histogram({
+    name: `${PREFIX}message_size_bytes`,
+    help: 'Size of message bodies relayed to the next hop, as received from the client.',
+    buckets: [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+    registers: [this.registry],
+  });
+
+  readonly certificateExpiry = new Gauge({
+    name: `${PREFIX}certificate_expiry_timestamp_seconds`,
+    help: 'Expiry (notAfter) of the served certificate, as a Unix timestamp, by source (configured or generated).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { readonly processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.processRegistry, prefix: PREFIX });
+    }
+  }
+
+  startTls(result: StartTlsResult): void {
+    this.outboundStartTls.inc({ result });
+  }
+
+  /** Both registries in the Prometheus text format. */
+  async render(): Promise<string> {
+    const [own, proc] = await Promise.all([this.registry.metrics(), this.processRegistry.metrics()]);
+    return `${own}\n${proc}`;
+  }
+}
