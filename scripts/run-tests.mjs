@@ -11,12 +11,18 @@ child.stdout.on('data', (chunk) => {
   tail = (tail + chunk.toString('utf8')).slice(-4096);
 });
 child.on('close', (code, signal) => {
-  const summaries = [...tail.matchAll(/#\s*\{\s*total:\s*(\d+),\s*pass:\s*(\d+)(?:,\s*fail:\s*(\d+))?(?:,\s*skip:\s*(\d+))?(?:,\s*todo:\s*(\d+))?[^}]*\}/g)];
+  const summaries = [
+    ...tail.matchAll(
+      /#\s*\{\s*total:\s*(\d+),\s*pass:\s*(\d+)(?:,\s*fail:\s*(\d+))?(?:,\s*skip:\s*(\d+))?(?:,\s*todo:\s*(\d+))?[^}]*\}/g,
+    ),
+  ];
   const last = summaries.at(-1);
   if (last) {
     const [, total, pass, fail = '0', skip = '0'] = last;
     const failed = Math.max(Number(fail), Number(total) - Number(pass) - Number(skip));
-    process.stdout.write(`\n${pass} passed, ${failed} failed${Number(skip) > 0 ? `, ${skip} skipped` : ''}\n`);
+    process.stdout.write(
+      `\n${pass} passed, ${failed} failed${Number(skip) > 0 ? `, ${skip} skipped` : ''}\n`,
+    );
   } else {
     process.stdout.write(`\n0 passed, 1 failed\n`);
   }

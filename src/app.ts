@@ -36,15 +36,28 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
-export async function startRelay(config: Config, overrides: RelayOverrides = {}): Promise<RunningRelay> {
+export async function startRelay(
+  config: Config,
+  overrides: RelayOverrides = {},
+): Promise<RunningRelay> {
   const logger = createLogger(config.log.level, overrides.logDestination);
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
   const credentials =
     config.tls.cert !== undefined && config.tls.key !== undefined
       ? await loadCredentials(config.tls.cert, config.tls.key)
       : await generatedCredentials(config.stateDir, config.hostname);
-  logger.info({ source: credentials.source, subject: credentials.subject, notAfter: credentials.notAfter.toISOString() }, 'certificate');
-  metrics.certificateExpiry.set({ source: credentials.source === 'configured' ? 'configured' : 'generated' }, Math.floor(credentials.notAfter.getTime() / 1000));
+  logger.info(
+    {
+      source: credentials.source,
+      subject: credentials.subject,
+      notAfter: credentials.notAfter.toISOString(),
+    },
+    'certificate',
+  );
+  metrics.certificateExpiry.set(
+    { source: credentials.source === 'configured' ? 'configured' : 'generated' },
+    Math.floor(credentials.notAfter.getTime() / 1000),
+  );
 
   const resolver = overrides.resolver ?? new dns.Resolver({ timeout: 5000, tries: 2 });
   const router = new Router(config.routes, {
@@ -74,6 +87,7 @@ export async function startRelay(config: Config, overrides: RelayOverrides = {})
               deadlines,
               ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
               onStartTls: (r) => metrics.startTls(r),
+              onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
             }),
           deadlines,
           maxMessageSize: config.relay.maxMessageSize,
@@ -98,7 +112,12 @@ export async function startRelay(config: Config, overrides: RelayOverrides = {})
   const metricsServer =
     overrides.metricsServer === false
       ? undefined
-      : await startMetricsServer(metrics, config.metrics.host, config.metrics.port, () => listeners.size === config.listeners.length);
+      : await startMetricsServer(
+          metrics,
+          config.metrics.host,
+          config.metrics.port,
+          () => listeners.size === config.listeners.length,
+        );
 
   return {
     listeners,

@@ -7,16 +7,23 @@ import { parseHostPort } from '../routing/host-port.js';
 
 /** A key or value that the contract names but this version does not build: refused, never ignored. */
 function notYet(what: string) {
-  return z.custom<never>(() => false, { message: `${what} is not supported by this version` }).optional();
+  return z
+    .custom<never>(() => false, { message: `${what} is not supported by this version` })
+    .optional();
 }
 
 const domainName = z
   .string()
   .min(1)
   .transform((d) => d.toLowerCase().replace(/\.$/, ''))
-  .refine((d) => d === '*' || /^(\*\.)?[a-z0-9\u0080-\uffff]([a-z0-9\u0080-\uffff.-]*[a-z0-9\u0080-\uffff])?$/u.test(d), {
-    message: 'expected a domain name, "*.domain" or "*"',
-  });
+  .refine(
+    (d) =>
+      d === '*' ||
+      /^(\*\.)?[a-z0-9\u0080-\uffff]([a-z0-9\u0080-\uffff.-]*[a-z0-9\u0080-\uffff])?$/u.test(d),
+    {
+      message: 'expected a domain name, "*.domain" or "*"',
+    },
+  );
 
 const port = z.number().int().min(0).max(65535);
 
@@ -25,7 +32,9 @@ const listener = z.strictObject({
   mode: z
     .enum(['mta', 'submission', 'submissions'])
     .default('mta')
-    .refine((m) => m === 'mta', { message: 'listener modes submission and submissions are not supported by this version' }),
+    .refine((m) => m === 'mta', {
+      message: 'listener modes submission and submissions are not supported by this version',
+    }),
   host: z.string().min(1).default('0.0.0.0'),
   port: port.default(25),
   proxyProtocol: z
@@ -41,7 +50,8 @@ const tls = z
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   })
   .refine((t) => (t.cert === undefined) === (t.key === undefined), {
-    message: 'cert and key go together: give both, or neither for a generated self-signed certificate',
+    message:
+      'cert and key go together: give both, or neither for a generated self-signed certificate',
   });
 
 const relay = z.strictObject({
@@ -92,7 +102,11 @@ export const configSchema = z.strictObject({
       const seen = new Set<string>();
       ls.forEach((l, i) => {
         if (seen.has(l.name)) {
-          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate listener name "${l.name}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `duplicate listener name "${l.name}"`,
+          });
         }
         seen.add(l.name);
       });

@@ -62,7 +62,8 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     }
     return state;
   };
-  const facts = (session: SMTPServerSession) => inboundFacts(config.name, session, states.get(session)?.tls);
+  const facts = (session: SMTPServerSession) =>
+    inboundFacts(config.name, session, states.get(session)?.tls);
 
   const options: SMTPServerOptions = {
     ...serverTlsOptions(deps.minVersion, deps.credentials),
@@ -125,7 +126,10 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       states.delete(session);
       state.relay.close();
       deps.metrics.activeSessions.dec({ listener: config.name });
-      deps.metrics.inboundSessions.inc({ listener: config.name, tls_version: tlsVersionLabel(state.tls?.protocol) });
+      deps.metrics.inboundSessions.inc({
+        listener: config.name,
+        tls_version: tlsVersionLabel(state.tls?.protocol),
+      });
     },
   };
 
@@ -141,7 +145,10 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
         deps.metrics.inboundTlsFailures.inc({ listener: config.name });
       }
     }
-    log.debug({ err: { code: err.code, message: err.message }, remote: err.remote }, 'inbound connection error');
+    log.debug(
+      { err: { code: err.code, message: err.message }, remote: err.remote },
+      'inbound connection error',
+    );
   });
 
   await new Promise<void>((resolve, reject) => {

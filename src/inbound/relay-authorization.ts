@@ -20,7 +20,11 @@ export interface ClientIdentity {
 }
 
 export type Verdict =
-  | { readonly ok: true; readonly reason: 'allowed-network' | 'authenticated' | 'accepted-domain'; readonly domain: string }
+  | {
+      readonly ok: true;
+      readonly reason: 'allowed-network' | 'authenticated' | 'accepted-domain';
+      readonly domain: string;
+    }
   | { readonly ok: false; readonly reply: Reply };
 
 export interface SplitAddress {
@@ -45,11 +49,16 @@ function routesByLocalPart(local: string): boolean {
   return /[%!@]/.test(local);
 }
 
-export function acceptRecipient(policy: RelayPolicy, client: ClientIdentity, recipient: string): Verdict {
+export function acceptRecipient(
+  policy: RelayPolicy,
+  client: ClientIdentity,
+  recipient: string,
+): Verdict {
   const split = splitAddress(recipient);
   if (!split) return { ok: false, reply: replies.badAddress };
   if (client.authenticated) return { ok: true, reason: 'authenticated', domain: split.domain };
-  if (policy.allowedNetworks.contains(client.address)) return { ok: true, reason: 'allowed-network', domain: split.domain };
+  if (policy.allowedNetworks.contains(client.address))
+    return { ok: true, reason: 'allowed-network', domain: split.domain };
   const accepted = policy.acceptDomains.some((p) => p !== '*' && domainMatches(p, split.domain));
   if (accepted && !routesByLocalPart(split.local) && !recipient.startsWith('@')) {
     return { ok: true, reason: 'accepted-domain', domain: split.domain };

@@ -25,7 +25,11 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-export function inboundFacts(listener: string, session: SMTPServerSession, tls: TlsFacts | undefined): InboundFacts {
+export function inboundFacts(
+  listener: string,
+  session: SMTPServerSession,
+  tls: TlsFacts | undefined,
+): InboundFacts {
   const hostname = text(session.clientHostname);
   const user = session.user as { username?: unknown } | string | undefined | false;
   return {
@@ -37,6 +41,11 @@ export function inboundFacts(listener: string, session: SMTPServerSession, tls: 
     helo: text(session.hostNameAppearsAs),
     ehlo: text(session.openingCommand)?.toUpperCase() !== 'HELO',
     tls: tls ?? PLAINTEXT,
-    user: typeof user === 'string' ? user : typeof user === 'object' && user ? text(user.username) : undefined,
+    user:
+      typeof user === 'string'
+        ? user
+        : typeof user === 'object' && user
+          ? text(user.username)
+          : undefined,
   };
 }

@@ -84,6 +84,7 @@ export class HopConnection extends SMTPConnection {
    */
   command(line: string, deadlineMs: number): Promise<Reply> {
     // A command line never carries CR, LF or other controls (RFC 5321 §2.3.8): no injection.
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     if (/[\x00-\x1f\x7f]/.test(line)) {
       return Promise.reject(new Error('control character in command line'));
     }
@@ -106,6 +107,11 @@ export class HopConnection extends SMTPConnection {
     const go = await this.command('DATA', deadlines.initiation);
     if (go.code !== 354) {
       source.resume();
+      if (go.code < 400) {
+        // A 2xx to DATA itself accepted nothing: never let it reach the client as a 250.
+        this.#kill('positive reply to DATA instead of 354');
+        throw new HopLostError(`unexpected ${go.code} reply to DATA`, 'garbled');
+      }
       return { kind: 'replied', reply: go };
     }
     const socket = this.#internals._socket;
@@ -153,7 +159,11 @@ export class HopConnection extends SMTPConnection {
           if (!terminated) {
             // A reply before our terminating dot: never mirror a 2xx for bytes the hop did not get.
             this.#kill('reply before end of data');
-            finish(final.code < 400 ? new HopLostError('premature positive reply to DATA', 'garbled') : { kind: 'replied', reply: final });
+            finish(
+              final.code < 400
+                ? new HopLostError('premature positive reply to DATA', 'garbled')
+                : { kind: 'replied', reply: final },
+            );
             source.resume();
             return;
           }

@@ -49,9 +49,13 @@ export interface OpenDeps {
   readonly ca?: string;
   /** Called once per outbound connection that reached EHLO, for metrics. */
   readonly onStartTls?: (result: StartTlsResult) => void;
+  /** Called for each address that could not be used. */
+  readonly onAttemptFailed?: () => void;
 }
 
-type Connected = { readonly ok: true; readonly connection: HopConnection } | { readonly ok: false; readonly error: string; readonly duringHandshake: boolean };
+type Connected =
+  | { readonly ok: true; readonly connection: HopConnection }
+  | { readonly ok: false; readonly error: string; readonly duringHandshake: boolean };
 
 function connectOnce(
   address: string,
@@ -90,9 +94,19 @@ function connectOnce(
     };
     connection.on('error', (err: Error & { code?: string; originalCode?: string }) => {
       const detail = [err.code, err.originalCode].filter(Boolean).join('/');
-      settle({ ok: false, error: `${detail ? `${detail}: ` : ''}${err.message}`, duringHandshake: connection.upgrading === true });
+      settle({
+        ok: false,
+        error: `${detail ? `${detail}: ` : ''}${err.message}`,
+        duringHandshake: connection.upgrading === true,
+      });
     });
-    connection.once('end', () => settle({ ok: false, error: 'connection closed during setup', duringHandshake: connection.upgrading === true }));
+    connection.once('end', () =>
+      settle({
+        ok: false,
+        error: 'connection closed during setup',
+        duringHandshake: connection.upgrading === true,
+      }),
+    );
     connection.connect((err?: Error | null) => {
       if (err) settle({ ok: false, error: err.message, duringHandshake: false });
       else settle({ ok: true, connection });
@@ -100,14 +114,21 @@ function connectOnce(
   });
 }
 
-function startTlsOutcome(connection: HopConnection, route: NextHop['tls']): Pick<HopFacts, 'starttls' | 'starttlsError' | 'tls'> {
+function startTlsOutcome(
+  connection: HopConnection,
+  route: NextHop['tls'],
+): Pick<HopFacts, 'starttls' | 'starttlsError' | 'tls'> {
   const socket = connection.tlsSocket;
   if (socket) return { starttls: 'encrypted', tls: tlsFacts(socket) };
   if (route === 'none') return { starttls: 'disabled', tls: PLAINTEXT };
   // Still plaintext: STARTTLS was either absent from EHLO or refused (nodemailer keeps the
   // plaintext EHLO, so a STARTTLS keyword here means the hop answered it with an error).
   if (connection.extensions.has('STARTTLS')) {
-    return { starttls: 'failed_fallback', starttlsError: `STARTTLS refused: ${connection.lastServerResponse || 'error'}`, tls: PLAINTEXT };
+    return {
+      starttls: 'failed_fallback',
+      starttlsError: `STARTTLS refused: ${connection.lastServerResponse || 'error'}`,
+      tls: PLAINTEXT,
+    };
   }
   return { starttls: 'not_offered', tls: PLAINTEXT };
 }
@@ -118,6 +139,7 @@ export async function openHop(nextHop: NextHop, deps: OpenDeps): Promise<OpenRes
     const addresses = await deps.router.addresses(nextHop, host);
     if (addresses.length === 0) {
       attempts.push({ host: host.name, address: null, port: host.port, error: 'no address' });
+      deps.onAttemptFailed?.();
       continue;
     }
     for (const address of addresses) {
@@ -126,7 +148,11 @@ export async function openHop(nextHop: NextHop, deps: OpenDeps): Promise<OpenRes
       if (first.ok) {
         const outcome = startTlsOutcome(first.connection, nextHop.tls);
         deps.onStartTls?.(outcome.starttls);
-        return { ok: true, hop: { connection: first.connection, facts: { ...base, ...outcome } }, attempts };
+        return {
+          ok: true,
+          hop: { connection: first.connection, facts: { ...base, ...outcome } },
+          attempts,
+        };
       }
       if (first.duringHandshake) {
         // RFC 3207 §4.1 leaves it to the client; opportunistic policy prefers plaintext to no mail.
@@ -135,14 +161,29 @@ export async function openHop(nextHop: NextHop, deps: OpenDeps): Promise<OpenRes
           deps.onStartTls?.('failed_fallback');
           return {
             ok: true,
-            hop: { connection: retry.connection, facts: { ...base, starttls: 'failed_fallback', starttlsError: first.error, tls: PLAINTEXT } },
+            hop: {
+              connection: retry.connection,
+              facts: {
+                ...base,
+                starttls: 'failed_fallback',
+                starttlsError: first.error,
+                tls: PLAINTEXT,
+              },
+            },
             attempts,
           };
         }
-        attempts.push({ host: host.name, address, port: host.port, error: `${first.error}; plaintext retry: ${retry.error}` });
+        attempts.push({
+          host: host.name,
+          address,
+          port: host.port,
+          error: `${first.error}; plaintext retry: ${retry.error}`,
+        });
+        deps.onAttemptFailed?.();
         continue;
       }
       attempts.push({ host: host.name, address, port: host.port, error: first.error });
+      deps.onAttemptFailed?.();
     }
   }
   return { ok: false, attempts };

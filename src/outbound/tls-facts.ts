@@ -22,7 +22,8 @@ export function tlsFacts(socket: TLSSocket): TlsFacts {
   const cert = socket.getPeerCertificate();
   const subject = cert.subject as Record<string, string | string[]> | undefined;
   const cn = subject?.CN;
-  const authorizationError = socket.authorizationError as unknown as string | Error | null | undefined;
+  const authorizationError = socket.authorizationError as unknown as
+    string | Error | null | undefined;
   return {
     level: verified ? 'verified' : 'encrypted',
     protocol: socket.getProtocol(),
@@ -30,7 +31,12 @@ export function tlsFacts(socket: TLSSocket): TlsFacts {
     verified,
     ...(verified || !authorizationError
       ? {}
-      : { verifyError: typeof authorizationError === 'string' ? authorizationError : authorizationError.message }),
+      : {
+          verifyError:
+            typeof authorizationError === 'string'
+              ? authorizationError
+              : authorizationError.message,
+        }),
     ...(cn !== undefined ? { peerSubject: `CN=${Array.isArray(cn) ? cn.join(',') : cn}` } : {}),
     ...(cert.valid_to ? { peerNotAfter: new Date(cert.valid_to).toISOString() } : {}),
   };

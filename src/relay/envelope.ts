@@ -9,6 +9,7 @@ import type { Reply } from '../smtp/reply.js';
 
 export type MailArgs = Readonly<Record<string, string | boolean>> | false | undefined;
 
+// eslint-disable-next-line no-control-regex -- the ASCII range, NUL included
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** `<local@a-label>` for the wire, or `<>`; undefined when the domain cannot be encoded. */
@@ -26,7 +27,8 @@ export function needsSmtpUtf8(address: string): boolean {
   return NON_ASCII.test(at < 0 ? address : address.slice(0, at));
 }
 
-export type MailCommand = { readonly ok: true; readonly line: string } | { readonly ok: false; readonly reply: Reply };
+export type MailCommand =
+  { readonly ok: true; readonly line: string } | { readonly ok: false; readonly reply: Reply };
 
 /**
  * The MAIL FROM line for a hop with these EHLO `extensions`. `recipientsNeedUtf8` tells whether
@@ -43,9 +45,11 @@ export function mailCommand(
   const params: string[] = [];
   const a = args || {};
   const size = a.SIZE;
-  if (typeof size === 'string' && /^\d+$/.test(size) && extensions.has('SIZE')) params.push(`SIZE=${size}`);
+  if (typeof size === 'string' && /^\d+$/.test(size) && extensions.has('SIZE'))
+    params.push(`SIZE=${size}`);
   const body = typeof a.BODY === 'string' ? a.BODY.toUpperCase() : undefined;
-  if (body === '8BITMIME' && !extensions.has('8BITMIME')) return { ok: false, reply: replies.eightBitNotSupported };
+  if (body === '8BITMIME' && !extensions.has('8BITMIME'))
+    return { ok: false, reply: replies.eightBitNotSupported };
   if (body !== undefined && extensions.has('8BITMIME')) params.push(`BODY=${body}`);
   const utf8 = needUtf8 || needsSmtpUtf8(from);
   if (utf8 && !extensions.has('SMTPUTF8')) return { ok: false, reply: replies.utf8NotSupported };

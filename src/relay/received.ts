@@ -41,9 +41,14 @@ export function rfc5322Date(d: Date): string {
 /** The whole header field, folded, ending in CRLF. */
 export function receivedHeader(f: ReceivedFacts): string {
   const literal = addressLiteral(f.clientAddress);
-  const tcpInfo = f.clientHostname && f.clientHostname !== literal ? `${clean(f.clientHostname)} ${literal}` : literal;
+  const tcpInfo =
+    f.clientHostname && f.clientHostname !== literal
+      ? `${clean(f.clientHostname)} ${literal}`
+      : literal;
   const from = `from ${f.helo ? clean(f.helo) : 'unknown'} (${tcpInfo})`;
   const by = `by ${f.hostname} (starttls-relay) with ${protocolKeyword(f)} id ${f.id}`;
-  const tls = f.tls ? `\r\n\t(version=${f.tls.protocol ?? 'unknown'}, cipher=${f.tls.cipher ?? 'unknown'})` : '';
+  const tls = f.tls
+    ? `\r\n\t(version=${f.tls.protocol ?? 'unknown'}, cipher=${f.tls.cipher ?? 'unknown'})`
+    : '';
   return `Received: ${from}\r\n\t${by}${tls};\r\n\t${rfc5322Date(f.date)}\r\n`;
 }

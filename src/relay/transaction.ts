@@ -16,7 +16,12 @@ import { isPositive, replyText, type Reply } from '../smtp/reply.js';
 import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.js';
 import { HopSessionCache, type HopSession } from './hop-session.js';
 import { receivedHeader } from './received.js';
-import type { InboundFacts, TransactionOutcome, TransactionRecord, TransactionSink } from './record.js';
+import type {
+  InboundFacts,
+  TransactionOutcome,
+  TransactionRecord,
+  TransactionSink,
+} from './record.js';
 
 export interface RelayDeps {
   readonly hostname: string;
@@ -77,13 +82,26 @@ export class RelaySession {
     if (!tx) return replies.internalError;
     const decided = await this.#decideRcpt(tx, to, accepted, client);
     const code = decided.reply.code;
-    tx.record.recipients.push({ address: to, reply: replyText(decided.reply), code, source: decided.source });
-    this.deps.sink.recipient(code < 300 ? 'accepted' : code < 500 ? 'deferred' : 'rejected', decided.source);
+    tx.record.recipients.push({
+      address: to,
+      reply: replyText(decided.reply),
+      code,
+      source: decided.source,
+    });
+    this.deps.sink.recipient(
+      code < 300 ? 'accepted' : code < 500 ? 'deferred' : 'rejected',
+      decided.source,
+    );
     if (code < 300) tx.accepted += 1;
     return decided.reply;
   }
 
-  async #decideRcpt(tx: Transaction, to: string, accepted: number, client: ClientIdentity): Promise<{ reply: Reply; source: 'relay' | 'next_hop' }> {
+  async #decideRcpt(
+    tx: Transaction,
+    to: string,
+    accepted: number,
+    client: ClientIdentity,
+  ): Promise<{ reply: Reply; source: 'relay' | 'next_hop' }> {
     const relay = (reply: Reply) => ({ reply, source: 'relay' as const });
     if (accepted >= this.deps.maxRecipients) return relay(replies.tooManyRecipients);
     const verdict = acceptRecipient(this.deps.policy, client, to);
@@ -92,7 +110,8 @@ export class RelaySession {
     const route = await this.deps.resolveNextHop(verdict.domain);
     if (!route.ok) return relay(route.reply);
     const nextHop = route.nextHop;
-    if (tx.nextHopKey !== undefined && tx.nextHopKey !== nextHop.key) return relay(replies.otherNextHop);
+    if (tx.nextHopKey !== undefined && tx.nextHopKey !== nextHop.key)
+      return relay(replies.otherNextHop);
     const path = wirePath(to);
     if (path === undefined) return relay(replies.badAddress);
 
@@ -100,7 +119,8 @@ export class RelaySession {
     if (!hop) return relay(replies.nextHopUnavailable);
     try {
       const rcptUtf8 = needsSmtpUtf8(to);
-      if (rcptUtf8 && !hop.connection.extensions.has('SMTPUTF8')) return relay(replies.utf8NotSupported);
+      if (rcptUtf8 && !hop.connection.extensions.has('SMTPUTF8'))
+        return relay(replies.utf8NotSupported);
       if (!tx.hopMailAccepted) {
         const mailReply = await this.#openHopTransaction(tx, hop, rcptUtf8);
         if (mailReply) return mailReply;
@@ -115,8 +135,17 @@ export class RelaySession {
   }
 
   /** Sends MAIL for this transaction on the hop; returns a reply only when RCPT must end there. */
-  async #openHopTransaction(tx: Transaction, hop: HopSession, rcptUtf8: boolean): Promise<{ reply: Reply; source: 'relay' | 'next_hop' } | undefined> {
-    const mail = mailCommand(tx.record.mailFrom, tx.mailArgs, hop.connection.extensions, tx.needUtf8 || rcptUtf8);
+  async #openHopTransaction(
+    tx: Transaction,
+    hop: HopSession,
+    rcptUtf8: boolean,
+  ): Promise<{ reply: Reply; source: 'relay' | 'next_hop' } | undefined> {
+    const mail = mailCommand(
+      tx.record.mailFrom,
+      tx.mailArgs,
+      hop.connection.extensions,
+      tx.needUtf8 || rcptUtf8,
+    );
     if (!mail.ok) return { reply: mail.reply, source: 'relay' };
     await this.#hops.ensureClean(hop);
     const reply = await hop.connection.command(mail.line, this.deps.deadlines.commandMs);

@@ -5,7 +5,10 @@ import type { promises as dns } from 'node:dns';
 export type Resolver = Pick<dns.Resolver, 'resolveMx' | 'resolve4' | 'resolve6'>;
 
 export type MxResult =
-  | { readonly kind: 'hosts'; readonly hosts: ReadonlyArray<{ name: string; preference: number | null }> }
+  | {
+      readonly kind: 'hosts';
+      readonly hosts: ReadonlyArray<{ name: string; preference: number | null }>;
+    }
   | { readonly kind: 'null-mx' }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'temporary'; readonly error: string };
@@ -29,15 +32,26 @@ export async function lookupMx(resolver: Resolver, domain: string): Promise<MxRe
   if (records.length === 0) return implicitMx(resolver, domain);
   // RFC 7505 §3: a single MX of "." (Node reports it as an empty exchange) means no mail.
   if (records.some((r) => r.exchange === '' || r.exchange === '.')) {
-    return records.length === 1 ? { kind: 'null-mx' } : { kind: 'hosts', hosts: order(records.filter((r) => r.exchange !== '' && r.exchange !== '.')) };
+    return records.length === 1
+      ? { kind: 'null-mx' }
+      : {
+          kind: 'hosts',
+          hosts: order(records.filter((r) => r.exchange !== '' && r.exchange !== '.')),
+        };
   }
   return { kind: 'hosts', hosts: order(records) };
 }
 
 /** Lowest preference first; equal preferences in random order (RFC 5321 §5.1). */
-function order(records: ReadonlyArray<{ exchange: string; priority: number }>): Array<{ name: string; preference: number }> {
+function order(
+  records: ReadonlyArray<{ exchange: string; priority: number }>,
+): Array<{ name: string; preference: number }> {
   return records
-    .map((r) => ({ name: r.exchange.replace(/\.$/, '').toLowerCase(), preference: r.priority, tie: Math.random() }))
+    .map((r) => ({
+      name: r.exchange.replace(/\.$/, '').toLowerCase(),
+      preference: r.priority,
+      tie: Math.random(),
+    }))
     .sort((a, b) => a.preference - b.preference || a.tie - b.tie)
     .map(({ name, preference }) => ({ name, preference }));
 }
@@ -48,5 +62,7 @@ async function implicitMx(resolver: Resolver, domain: string): Promise<MxResult>
   const found = results.some((r) => r.status === 'fulfilled' && r.value.length > 0);
   if (found) return { kind: 'hosts', hosts: [{ name: domain, preference: null }] };
   const codes = results.map((r) => (r.status === 'rejected' ? errorCode(r.reason) : 'ENODATA'));
-  return codes.every((c) => NO_RECORDS.has(c)) ? { kind: 'not-found' } : { kind: 'temporary', error: codes.join(',') };
+  return codes.every((c) => NO_RECORDS.has(c))
+    ? { kind: 'not-found' }
+    : { kind: 'temporary', error: codes.join(',') };
 }

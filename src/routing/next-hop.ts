@@ -28,8 +28,7 @@ export interface NextHop {
 }
 
 export type NextHopResult =
-  | { readonly ok: true; readonly nextHop: NextHop }
-  | { readonly ok: false; readonly reply: Reply };
+  { readonly ok: true; readonly nextHop: NextHop } | { readonly ok: false; readonly reply: Reply };
 
 /** Turns a host name into addresses to connect to, in order. */
 export type AddressLookup = (host: string) => Promise<string[]>;
@@ -57,7 +56,8 @@ export class Router {
   ) {
     this.#mxAddresses = dnsAddressLookup(deps.resolver);
     const routeLookup = deps.lookup ?? systemLookup;
-    this.#routeAddresses = (host) => (isIP(host) !== 0 ? Promise.resolve([host]) : routeLookup(host));
+    this.#routeAddresses = (host) =>
+      isIP(host) !== 0 ? Promise.resolve([host]) : routeLookup(host);
   }
 
   /** The addresses to try for one host of a next hop; empty when it has none. */
@@ -117,6 +117,9 @@ export function dnsAddressLookup(resolver: Resolver): AddressLookup {
   return async (host) => {
     if (isIP(host) !== 0) return [host];
     const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
-    return [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+    return [
+      ...(v4.status === 'fulfilled' ? v4.value : []),
+      ...(v6.status === 'fulfilled' ? v6.value : []),
+    ];
   };
 }

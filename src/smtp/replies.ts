@@ -11,7 +11,11 @@ export const replies = {
   /** DNS gave a temporary failure: the client keeps the message and retries. */
   dnsTempFail: reply(451, '4.4.3', 'Temporary DNS failure resolving the next hop, try again later'),
   /** RFC 5321 §3.3: one transaction goes to one next hop; the client retries the rest. */
-  otherNextHop: reply(452, '4.5.3', 'Recipient uses another next hop, send it in a new transaction'),
+  otherNextHop: reply(
+    452,
+    '4.5.3',
+    'Recipient uses another next hop, send it in a new transaction',
+  ),
   nextHopUnavailable: reply(451, '4.4.1', 'Next hop unavailable, try again later'),
   nextHopLost: reply(451, '4.4.2', 'Connection to the next hop lost, try again later'),
   nextHopGarbled: reply(451, '4.4.2', 'Next hop sent an invalid reply, try again later'),

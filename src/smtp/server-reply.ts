@@ -8,7 +8,8 @@ import type { Reply } from './reply.js';
 export function toServerError(reply: Reply): Error & { responseCode: number } {
   const err = new Error() as Error & { responseCode: number };
   err.responseCode = reply.code;
-  const message: string | string[] = reply.lines.length === 1 ? (reply.lines[0] ?? '') : [...reply.lines];
+  const message: string | string[] =
+    reply.lines.length === 1 ? (reply.lines[0] ?? '') : [...reply.lines];
   (err as unknown as { message: string | string[] }).message = message;
   return err;
 }

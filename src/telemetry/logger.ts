@@ -4,7 +4,16 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 export type { Logger };
 
 /** Paths whose values are never written, at any depth we log (DESIGN invariant 4). */
-const REDACT = ['password', 'pass', 'credentials', 'auth', '*.password', '*.pass', '*.credentials', '*.auth'];
+const REDACT = [
+  'password',
+  'pass',
+  'credentials',
+  'auth',
+  '*.password',
+  '*.pass',
+  '*.credentials',
+  '*.auth',
+];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {

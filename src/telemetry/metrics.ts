@@ -129,7 +129,10 @@ export class Metrics {
 
   /** Both registries in the Prometheus text format. */
   async render(): Promise<string> {
-    const [own, proc] = await Promise.all([this.registry.metrics(), this.processRegistry.metrics()]);
+    const [own, proc] = await Promise.all([
+      this.registry.metrics(),
+      this.processRegistry.metrics(),
+    ]);
     return `${own}\n${proc}`;
   }
 }

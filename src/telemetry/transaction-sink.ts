@@ -17,7 +17,11 @@ export function transactionSink(logger: Logger, metrics: Metrics): TransactionSi
           tx: record.id,
           session: inbound.sessionId,
           listener: inbound.listener,
-          client: { address: inbound.clientAddress, port: inbound.clientPort, helo: inbound.helo ?? null },
+          client: {
+            address: inbound.clientAddress,
+            port: inbound.clientPort,
+            helo: inbound.helo ?? null,
+          },
           inboundTls: { protocol: inbound.tls.protocol, cipher: inbound.tls.cipher },
           ...(inbound.user !== undefined ? { user: inbound.user } : {}),
           mailFrom: record.mailFrom,
@@ -26,7 +30,12 @@ export function transactionSink(logger: Logger, metrics: Metrics): TransactionSi
                 domain: record.nextHop.domain,
                 source: record.nextHop.source,
                 ...(outbound
-                  ? { host: outbound.host, address: outbound.address, port: outbound.port, mxPreference: outbound.mxPreference }
+                  ? {
+                      host: outbound.host,
+                      address: outbound.address,
+                      port: outbound.port,
+                      mxPreference: outbound.mxPreference,
+                    }
                   : {}),
               }
             : null,
@@ -34,16 +43,28 @@ export function transactionSink(logger: Logger, metrics: Metrics): TransactionSi
           outboundTls: outbound
             ? {
                 starttls: outbound.starttls,
-                ...(outbound.starttlsError !== undefined ? { starttlsError: outbound.starttlsError } : {}),
+                ...(outbound.starttlsError !== undefined
+                  ? { starttlsError: outbound.starttlsError }
+                  : {}),
                 protocol: outbound.tls.protocol,
                 cipher: outbound.tls.cipher,
                 verified: outbound.tls.verified,
-                ...(outbound.tls.verifyError !== undefined ? { verifyError: outbound.tls.verifyError } : {}),
-                ...(outbound.tls.peerSubject !== undefined ? { peerSubject: outbound.tls.peerSubject } : {}),
-                ...(outbound.tls.peerNotAfter !== undefined ? { peerNotAfter: outbound.tls.peerNotAfter } : {}),
+                ...(outbound.tls.verifyError !== undefined
+                  ? { verifyError: outbound.tls.verifyError }
+                  : {}),
+                ...(outbound.tls.peerSubject !== undefined
+                  ? { peerSubject: outbound.tls.peerSubject }
+                  : {}),
+                ...(outbound.tls.peerNotAfter !== undefined
+                  ? { peerNotAfter: outbound.tls.peerNotAfter }
+                  : {}),
               }
             : null,
-          recipients: record.recipients.map((r) => ({ to: r.address, reply: r.reply, source: r.source })),
+          recipients: record.recipients.map((r) => ({
+            to: r.address,
+            reply: r.reply,
+            source: r.source,
+          })),
           size: record.size ?? null,
           final: record.final ?? null,
           outcome: record.outcome,
@@ -57,9 +78,17 @@ export function transactionSink(logger: Logger, metrics: Metrics): TransactionSi
       metrics.relayDuration.observe({ outcome }, durationMs / 1000);
       if (outcome === 'delivered') {
         if (record.size !== undefined) metrics.messageSize.observe(record.size);
-        metrics.hopTls.inc({ hop: 'inbound', tls_version: tlsVersionLabel(inbound.tls.protocol), verified: String(inbound.tls.verified) });
+        metrics.hopTls.inc({
+          hop: 'inbound',
+          tls_version: tlsVersionLabel(inbound.tls.protocol),
+          verified: String(inbound.tls.verified),
+        });
         if (outbound) {
-          metrics.hopTls.inc({ hop: 'outbound', tls_version: tlsVersionLabel(outbound.tls.protocol), verified: String(outbound.tls.verified) });
+          metrics.hopTls.inc({
+            hop: 'outbound',
+            tls_version: tlsVersionLabel(outbound.tls.protocol),
+            verified: String(outbound.tls.verified),
+          });
         }
       }
     },

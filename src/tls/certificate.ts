@@ -43,18 +43,23 @@ export async function generateSelfSigned(
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: webcrypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '01'),
+    serialNumber: webcrypto
+      .getRandomValues(new Uint8Array(8))
+      .reduce((s, b) => s + b.toString(16).padStart(2, '0'), '01'),
     name: new x509.Name([{ CN: [names[0] ?? 'localhost'] }]),
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + validityDays * 86_400_000),
-    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    // The library types keys as the DOM's CryptoKeyPair, which Node's lib types lack.
+    keys: keys as never,
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(
-        names.map((n) => (/^[\d.]+$|:/.test(n) ? { type: 'ip', value: n } : { type: 'dns', value: n })),
+        names.map((n) =>
+          /^[\d.]+$|:/.test(n) ? { type: 'ip', value: n } : { type: 'dns', value: n },
+        ),
       ),
     ],
   });
@@ -66,13 +71,19 @@ export async function generateSelfSigned(
  * The generated certificate in `stateDir`: reused while it names `hostname` and is not about to
  * expire, else made anew (key written 0600, both files replaced atomically).
  */
-export async function generatedCredentials(stateDir: string, hostname: string): Promise<Credentials> {
+export async function generatedCredentials(
+  stateDir: string,
+  hostname: string,
+): Promise<Credentials> {
   const certPath = join(stateDir, GENERATED_CERT);
   const keyPath = join(stateDir, GENERATED_KEY);
   try {
     const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
     const facts = describe(cert);
-    if (facts.notAfter.getTime() - Date.now() > RENEW_BEFORE_MS && facts.altNames.includes(`DNS:${hostname}`)) {
+    if (
+      facts.notAfter.getTime() - Date.now() > RENEW_BEFORE_MS &&
+      facts.altNames.includes(`DNS:${hostname}`)
+    ) {
       return { cert, key, source: 'reused', subject: facts.subject, notAfter: facts.notAfter };
     }
   } catch {

@@ -45,5 +45,10 @@ export function serverTlsOptions(
   minVersion: MinVersion,
   credentials: { readonly key: string; readonly cert: string },
 ): TlsPolicyOptions & { honorCipherOrder: true; key: string; cert: string } {
-  return { ...tlsPolicy(minVersion), honorCipherOrder: true, key: credentials.key, cert: credentials.cert };
+  return {
+    ...tlsPolicy(minVersion),
+    honorCipherOrder: true,
+    key: credentials.key,
+    cert: credentials.cert,
+  };
 }

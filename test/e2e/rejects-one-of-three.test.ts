@@ -6,11 +6,16 @@ import { createTestCa } from '../support/pki.js';
 import { startTestRelay } from '../support/relay.js';
 import { SmtpDialogue } from '../support/smtp-client.js';
 
-t.test('mirrors each recipient reply and delivers to the accepted ones', async (t) => {
+void t.test('mirrors each recipient reply and delivers to the accepted ones', async (t) => {
   const ca = await createTestCa();
   const hop = await startNextHop({
     tls: { kind: 'tls', pair: await ca.issue(['127.0.0.1']) },
-    rcptReplies: { 'nobody@dest.test': { code: 550, message: '5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown' } },
+    rcptReplies: {
+      'nobody@dest.test': {
+        code: 550,
+        message: '5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown',
+      },
+    },
   });
   t.teardown(() => hop.close());
   const relay = await startTestRelay(
@@ -23,10 +28,16 @@ t.test('mirrors each recipient reply and delivers to the accepted ones', async (
   t.teardown(() => c.close());
   t.equal(await c.line(), '220 relay.test ESMTP starttls-relay');
   const ehlo = await c.startTls();
-  t.notOk(ehlo.some((l) => /STARTTLS|AUTH/.test(l)), 'neither STARTTLS nor AUTH after TLS');
+  t.notOk(
+    ehlo.some((l) => /STARTTLS|AUTH/.test(l)),
+    'neither STARTTLS nor AUTH after TLS',
+  );
   t.equal(await c.send('MAIL FROM:<sender@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<alice@dest.test>'), '250 Accepted');
-  t.equal(await c.send('RCPT TO:<nobody@dest.test>'), '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown');
+  t.equal(
+    await c.send('RCPT TO:<nobody@dest.test>'),
+    '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown',
+  );
   t.equal(await c.send('RCPT TO:<bob@dest.test>'), '250 Accepted');
   t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');
   t.equal(await c.send('Subject: hi\r\n\r\nhello\r\n.'), '250 2.0.0 Ok: queued as Q1');
@@ -38,7 +49,10 @@ t.test('mirrors each recipient reply and delivers to the accepted ones', async (
   t.equal(m.mailFrom, 'sender@origin.test');
   t.equal(m.tlsProtocol, 'TLSv1.3');
   const body = m.body.toString();
-  t.match(body, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay\.test \(starttls-relay\) with ESMTPS id [0-9a-v]+\.1\r\n\t\(version=TLSv1\.3, cipher=TLS_AES_\d+_GCM_SHA\d+\);\r\n\t\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
+  t.match(
+    body,
+    /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay\.test \(starttls-relay\) with ESMTPS id [0-9a-v]+\.1\r\n\t\(version=TLSv1\.3, cipher=TLS_AES_\d+_GCM_SHA\d+\);\r\n\t\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/,
+  );
   t.match(body, /\r\nSubject: hi\r\n\r\nhello\r\n$/);
 
   await new Promise((r) => setTimeout(r, 50));
@@ -49,16 +63,31 @@ t.test('mirrors each recipient reply and delivers to the accepted ones', async (
     final: '250 2.0.0 Ok: queued as Q1',
     inboundTls: { protocol: 'TLSv1.3' },
     nextHop: { domain: 'dest.test', source: 'route', address: '127.0.0.1', port: hop.port },
-    outboundTls: { starttls: 'encrypted', protocol: 'TLSv1.3', verified: true, peerSubject: 'CN=127.0.0.1' },
+    outboundTls: {
+      starttls: 'encrypted',
+      protocol: 'TLSv1.3',
+      verified: true,
+      peerSubject: 'CN=127.0.0.1',
+    },
     recipients: [
       { to: 'alice@dest.test', reply: '250 Accepted', source: 'next_hop' },
-      { to: 'nobody@dest.test', reply: '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown', source: 'next_hop' },
+      {
+        to: 'nobody@dest.test',
+        reply: '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown',
+        source: 'next_hop',
+      },
       { to: 'bob@dest.test', reply: '250 Accepted', source: 'next_hop' },
     ],
   });
   const metrics = await relay.metricsText();
-  t.match(metrics, /starttls_relay_hop_tls_messages_total\{hop="inbound",tls_version="TLSv1.3",verified="false"\} 1/);
-  t.match(metrics, /starttls_relay_hop_tls_messages_total\{hop="outbound",tls_version="TLSv1.3",verified="true"\} 1/);
+  t.match(
+    metrics,
+    /starttls_relay_hop_tls_messages_total\{hop="inbound",tls_version="TLSv1.3",verified="false"\} 1/,
+  );
+  t.match(
+    metrics,
+    /starttls_relay_hop_tls_messages_total\{hop="outbound",tls_version="TLSv1.3",verified="true"\} 1/,
+  );
   t.match(metrics, /starttls_relay_outbound_starttls_total\{result="encrypted"\} 1/);
   t.match(metrics, /starttls_relay_messages_total\{outcome="delivered"\} 1/);
   t.match(metrics, /starttls_relay_recipients_total\{outcome="rejected",source="next_hop"\} 1/);

@@ -20,9 +20,14 @@ export interface ReceivedMessage {
 
 export interface NextHopBehaviour {
   /** `tls`: STARTTLS with this certificate; `none`: not offered; `broken`: offered, handshake fails. */
-  readonly tls: { readonly kind: 'tls'; readonly pair: KeyPair } | { readonly kind: 'none' } | { readonly kind: 'broken'; readonly pair: KeyPair };
+  readonly tls:
+    | { readonly kind: 'tls'; readonly pair: KeyPair }
+    | { readonly kind: 'none' }
+    | { readonly kind: 'broken'; readonly pair: KeyPair };
   /** Replies for RCPT by address; an entry `{ code, message }` refuses with that reply. */
-  readonly rcptReplies?: Readonly<Record<string, { readonly code: number; readonly message: string | string[] }>>;
+  readonly rcptReplies?: Readonly<
+    Record<string, { readonly code: number; readonly message: string | string[] }>
+  >;
   /** Reply to the end of data; default accepts with `250 2.0.0 Ok: queued as Q<n>`. */
   readonly dataReply?: { readonly code: number; readonly message: string | string[] };
   /** Destroy the connection after this many body bytes. */
@@ -45,10 +50,20 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
   const tlsState = new WeakMap<object, string | null>();
   const tlsOptions =
     behaviour.tls.kind === 'tls'
-      ? { key: behaviour.tls.pair.key, cert: behaviour.tls.pair.cert, minVersion: 'TLSv1.2' as const }
+      ? {
+          key: behaviour.tls.pair.key,
+          cert: behaviour.tls.pair.cert,
+          minVersion: 'TLSv1.2' as const,
+        }
       : behaviour.tls.kind === 'broken'
         ? // Offers STARTTLS but speaks only TLS 1.0/1.1, which the relay never negotiates.
-          { key: behaviour.tls.pair.key, cert: behaviour.tls.pair.cert, minVersion: 'TLSv1' as const, maxVersion: 'TLSv1.1' as const, ciphers: 'DEFAULT@SECLEVEL=0' }
+          {
+            key: behaviour.tls.pair.key,
+            cert: behaviour.tls.pair.cert,
+            minVersion: 'TLSv1' as const,
+            maxVersion: 'TLSv1.1' as const,
+            ciphers: 'DEFAULT@SECLEVEL=0',
+          }
         : {};
   const server: SMTPServer = new SMTPServer({
     ...tlsOptions,
@@ -80,7 +95,9 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
         chunks.push(c);
         size += c.length;
         if (behaviour.dieAfterBytes !== undefined && size >= behaviour.dieAfterBytes) {
-          for (const conn of (server as unknown as { connections: Set<{ _socket: { destroy(): void } }> }).connections) {
+          for (const conn of (
+            server as unknown as { connections: Set<{ _socket: { destroy(): void } }> }
+          ).connections) {
             conn._socket.destroy();
           }
         }

@@ -17,10 +17,9 @@ export interface TestCa extends KeyPair {
 }
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-type Keys = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
 
 async function keyPair(): Promise<CryptoKeyPairLike> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPairLike;
+  return webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
 }
 type CryptoKeyPairLike = { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey };
 
@@ -29,7 +28,9 @@ async function pem(key: webcrypto.CryptoKey): Promise<string> {
 }
 
 function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex').replace(/^[89a-f]/, '1');
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(8)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 }
 
 export async function createTestCa(name = 'starttls-relay test CA'): Promise<TestCa> {
@@ -40,11 +41,14 @@ export async function createTestCa(name = 'starttls-relay test CA'): Promise<Tes
     name: new x509.Name([{ CN: [name] }]),
     notBefore: new Date(now - 3_600_000),
     notAfter: new Date(now + 86_400_000),
-    keys: caKeys as unknown as Keys,
+    keys: caKeys as never,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
     ],
   });
   return {
@@ -64,9 +68,16 @@ export async function createTestCa(name = 'starttls-relay test CA'): Promise<Tes
         signingAlgorithm: ALG,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+          new x509.ExtendedKeyUsageExtension([
+            x509.ExtendedKeyUsage.serverAuth,
+            x509.ExtendedKeyUsage.clientAuth,
+          ]),
           new x509.SubjectAlternativeNameExtension(
-            names.map((n) => (/^[\d.]+$|:/.test(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })),
+            names.map((n) =>
+              /^[\d.]+$|:/.test(n)
+                ? { type: 'ip' as const, value: n }
+                : { type: 'dns' as const, value: n },
+            ),
           ),
         ],
       });

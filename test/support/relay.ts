@@ -21,7 +21,10 @@ export interface TestRelay {
   close(): Promise<void>;
 }
 
-export async function startTestRelay(document: Record<string, unknown>, overrides: RelayOverrides = {}): Promise<TestRelay> {
+export async function startTestRelay(
+  document: Record<string, unknown>,
+  overrides: RelayOverrides = {},
+): Promise<TestRelay> {
   const stateDir = await mkdtemp(join(tmpdir(), 'relay-state-'));
   const result = validateConfig(
     {
@@ -41,7 +44,8 @@ export async function startTestRelay(document: Record<string, unknown>, override
     write(chunk: Buffer, _enc, cb) {
       const text = chunk.toString('utf8');
       raw += text;
-      for (const line of text.split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of text.split('\n'))
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });

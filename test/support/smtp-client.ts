@@ -63,7 +63,8 @@ export class SmtpDialogue {
     for (;;) {
       const end = this.#lines.findIndex((l) => /^\d{3} /.test(l) || /^\d{3}$/.test(l));
       if (end >= 0) return this.#lines.splice(0, end + 1);
-      if (this.#closed) throw new Error(`connection closed; pending lines: ${JSON.stringify(this.#lines)}`);
+      if (this.#closed)
+        throw new Error(`connection closed; pending lines: ${JSON.stringify(this.#lines)}`);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }
@@ -89,9 +90,13 @@ export class SmtpDialogue {
     await this.send(`EHLO ${helo}`);
     const ready = await this.send('STARTTLS');
     if (!ready.startsWith('220 ')) throw new Error(`STARTTLS refused: ${ready}`);
-    const plain = this.#socket as Socket;
+    const plain = this.#socket;
     plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'relay.test' });
+    const secure = tlsConnect({
+      socket: plain,
+      rejectUnauthorized: false,
+      servername: 'relay.test',
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);

@@ -1,0 +1,100 @@
+/**
+ * @module A plaintext next hop written line by line: records every command byte for byte, so a
+ * test can assert the exact wire form the relay sends (A-labels, parameters, RSET, dot-stuffing).
+ */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+
+export interface RawHop {
+  readonly port: number;
+  /** Every command line received, per connection, without CRLF. */
+  readonly commands: string[][];
+  /** Raw DATA payloads (dot-stuffed, as on the wire, up to and excluding the final `.`). */
+  readonly bodies: Buffer[];
+  close(): Promise<void>;
+}
+
+export interface RawHopOptions {
+  readonly ehlo?: readonly string[];
+  /** A reply (full lines, CRLF-joined without the final CRLF) for commands starting with the key. */
+  readonly replies?: Readonly<Record<string, string>>;
+}
+
+const DEFAULT_EHLO = ['raw.test', '8BITMIME', 'SMTPUTF8', 'SIZE 10000000', 'PIPELINING'];
+
+export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
+  const commands: string[][] = [];
+  const bodies: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const mine: string[] = [];
+    commands.push(mine);
+    let buffer = Buffer.alloc(0);
+    let inData = false;
+    const send = (text: string): void => {
+      socket.write(`${text}\r\n`);
+    };
+    send('220 raw.test ESMTP');
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          bodies.push(buffer.subarray(0, end + 2));
+          buffer = buffer.subarray(end + 5);
+          inData = false;
+          send(opts.replies?.['.'] ?? '250 2.0.0 Ok: queued');
+          continue;
+        }
+        const eol = buffer.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buffer.subarray(0, eol).toString('utf8');
+        buffer = buffer.subarray(eol + 2);
+        mine.push(line);
+        const verb = line.split(' ')[0]?.toUpperCase() ?? '';
+        const custom = Object.entries(opts.replies ?? {}).find(
+          ([k]) => k !== '.' && line.toUpperCase().startsWith(k.toUpperCase()),
+        );
+        if (custom) {
+          send(custom[1]);
+          if (custom[1].startsWith('421')) socket.end();
+          continue;
+        }
+        if (verb === 'EHLO') {
+          const ehlo = opts.ehlo ?? DEFAULT_EHLO;
+          ehlo.forEach((l, i) => send(`250${i === ehlo.length - 1 ? ' ' : '-'}${l}`));
+        } else if (verb === 'DATA') {
+          inData = true;
+          send('354 go ahead');
+        } else if (verb === 'QUIT') {
+          send('221 2.0.0 Bye');
+          socket.end();
+        } else if (
+          verb === 'MAIL' ||
+          verb === 'RCPT' ||
+          verb === 'RSET' ||
+          verb === 'NOOP' ||
+          verb === 'HELO'
+        ) {
+          send('250 2.0.0 Ok');
+        } else {
+          send('502 5.5.2 Command not recognized');
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    commands,
+    bodies,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
