@@ -119,6 +119,10 @@ export async function startRelay(
           () => listeners.size === config.listeners.length,
         );
 
+  if (metricsServer) {
+    logger.info({ host: config.metrics.host, port: metricsServer.port }, 'metrics listening');
+  }
+
   return {
     listeners,
     metrics,

@@ -28,6 +28,7 @@ export class HopLostError extends Error {
     readonly reason: 'closed' | 'timeout' | 'garbled',
   ) {
     super(message);
+    this.name = 'HopLostError';
   }
 }
 

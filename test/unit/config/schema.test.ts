@@ -1,0 +1,111 @@
+// The configuration contract: defaults, precise errors with key paths, every error at once, unbuilt features refused, examples load.
+import { readdir, writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import t from 'tap';
+import { defaultConfig } from '../../../src/config/default.js';
+import { loadConfigFile, validateConfig } from '../../../src/config/load.js';
+
+const errorsOf = (doc: unknown): readonly string[] => {
+  const r = validateConfig(doc, '/etc/starttls-relay');
+  return r.ok ? [] : r.errors;
+};
+
+void t.test('every example in config/ loads', async (t) => {
+  const dir = resolve(import.meta.dirname, '../../../config');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 3, 'examples exist');
+  for (const f of files) {
+    const r = await loadConfigFile(join(dir, f));
+    t.same(r.ok ? [] : r.errors, [], f);
+  }
+});
+
+void t.test('the embedded default serves loopback on 2525 with MX delivery', (t) => {
+  const r = defaultConfig('/srv');
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  t.match(r.config, {
+    stateDir: '/srv/state',
+    listeners: [{ name: 'mta', mode: 'mta', host: '127.0.0.1', port: 2525, proxyProtocol: false }],
+    relay: { acceptDomains: [], allowedNetworks: ['127.0.0.0/8', '::1/128'], maxRecipients: 1000 },
+    routes: [{ domains: ['*'], nextHop: 'mx', tls: 'may' }],
+    metrics: { host: '127.0.0.1', port: 9464 },
+    tls: { minVersion: 'TLSv1.2' },
+  });
+  t.equal(r.config.tls.cert, undefined, 'no configured certificate: one is generated');
+  t.ok(Object.isFrozen(r.config.listeners[0]), 'the config is frozen');
+  t.end();
+});
+
+void t.test('unknown keys are errors naming their path', (t) => {
+  t.same(errorsOf({ listner: [] }), ['listner: unknown key']);
+  t.same(errorsOf({ listeners: [{ name: 'a', prot: 25 }] }), ['listeners[0].prot: unknown key']);
+  t.same(errorsOf({ routes: [{ domains: ['*'], nextHop: 'mx', tsl: 'may' }] }), [
+    'routes[0].tsl: unknown key',
+  ]);
+  t.end();
+});
+
+void t.test('every error is reported at once, each with what was expected', (t) => {
+  const errors = errorsOf({
+    listeners: [
+      { name: 'mta', port: 70000 },
+      { name: 'mta', port: 25 },
+    ],
+    relay: { allowedNetworks: ['10.0.0.0/33', 'not-a-net'] },
+    routes: [{ domains: [], nextHop: 'bad host:x' }],
+    tls: { cert: '/c.pem' },
+    log: { level: 'loud' },
+  });
+  t.match(errors, [
+    /^listeners\[0\]\.port: Too big: expected number to be <=65535$/,
+    /^listeners\[1\]\.name: duplicate listener name "mta"$/,
+    /^tls: cert and key go together/,
+    /^relay\.allowedNetworks\[0\]: expected an IPv4 or IPv6 address or CIDR block/,
+    /^relay\.allowedNetworks\[1\]: expected an IPv4 or IPv6 address or CIDR block/,
+    /^routes\[0\]\.domains: Too small/,
+    /^routes\[0\]\.nextHop: expected "mx" or host\[:port\]/,
+    /^log\.level: Invalid option: expected one of/,
+  ]);
+  t.equal(errors.length, 8);
+  t.end();
+});
+
+void t.test('keys and values of features not built yet are refused, never ignored', (t) => {
+  t.same(errorsOf({ auth: { usersFile: './users' } }), [
+    'auth: authentication (auth) is not supported by this version',
+  ]);
+  t.same(errorsOf({ listeners: [{ name: 's', mode: 'submission', port: 587 }] }), [
+    'listeners[0].mode: listener modes submission and submissions are not supported by this version',
+  ]);
+  t.same(errorsOf({ listeners: [{ name: 'p', proxyProtocol: true }] }), [
+    'listeners[0].proxyProtocol: the PROXY protocol is not supported by this version',
+  ]);
+  t.same(errorsOf({ routes: [{ domains: ['*'], nextHop: 'mx', tls: 'verify', mtaSts: true }] }), [
+    'routes[0].tls: route TLS levels encrypt and verify are not supported by this version (none | may)',
+    'routes[0].mtaSts: MTA-STS is not supported by this version',
+  ]);
+  t.end();
+});
+
+void t.test('relative paths resolve against the config file directory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'relay.yaml');
+  await writeFile(file, 'stateDir: ./st\ntls:\n  cert: c.pem\n  key: k.pem\n');
+  const r = await loadConfigFile(file);
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  t.equal(r.config.stateDir, join(dir, 'st'));
+  t.equal(r.config.tls.cert, join(dir, 'c.pem'));
+  t.equal(r.config.tls.key, join(dir, 'k.pem'));
+});
+
+void t.test('YAML syntax errors and duplicate keys carry their position', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, 'hostname: a\nhostname: b\n');
+  const r = await loadConfigFile(file);
+  t.equal(r.ok, false);
+  t.match(r.ok ? [] : r.errors, [/bad\.yaml: Map keys must be unique at line 2, column 1/]);
+  const missing = await loadConfigFile(join(dir, 'absent.yaml'));
+  t.match(missing.ok ? [] : missing.errors, [/absent\.yaml: cannot read: ENOENT/]);
+});
