@@ -107,6 +107,24 @@ export class SmtpDialogue {
     return this.reply();
   }
 
+  /**
+   * Completes a TLS handshake on the current socket after the caller saw `220` to STARTTLS,
+   * without sending EHLO: for tests of what the server does with injected plaintext.
+   */
+  async upgradeRaw(): Promise<SmtpDialogue> {
+    const plain = this.#socket;
+    plain.removeAllListeners('data');
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'relay.test' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    this.#socket = secure;
+    this.#lines = [];
+    this.#attach(secure);
+    return this;
+  }
+
   /** Waits until the server closes the connection. */
   async waitClosed(): Promise<void> {
     while (!this.#closed) await new Promise<void>((resolve) => this.#waiters.push(resolve));

@@ -1,0 +1,37 @@
+/** Bench child: the relay from a YAML config file (argv[2]), its port reported over IPC. */
+import { startRelay } from '../src/app.js';
+import { loadConfigFile } from '../src/config/load.js';
+import { CpuProfiler } from './cpu-profiler.js';
+import { isParentMessage, tellParent } from './ipc.js';
+
+const configPath = process.argv[2];
+if (configPath === undefined) throw new Error('usage: relay-process CONFIG.yaml');
+const loaded = await loadConfigFile(configPath);
+if (!loaded.ok) throw new Error(`${configPath}: ${loaded.errors.join('; ')}`);
+const relay = await startRelay(loaded.config);
+const listener = relay.listeners.get('mta') ?? [...relay.listeners.values()][0];
+if (!listener) throw new Error('the relay has no listener');
+
+const profiler = new CpuProfiler();
+process.on('message', (m: unknown) => {
+  if (!isParentMessage(m)) return;
+  const done = (): void => tellParent({ kind: 'profiled' });
+  const failed = (err: unknown): void => {
+    process.stderr.write(`relay-process: profiling failed: ${String(err)}\n`);
+    done();
+  };
+  if (m.kind === 'profile-start') profiler.start().then(done, failed);
+  else if (m.kind === 'profile-stop') profiler.stop(m.path).then(done, failed);
+});
+
+const stop = (): void => {
+  const force = setTimeout(() => process.exit(0), 3000);
+  const exit = (): void => {
+    clearTimeout(force);
+    process.exit(0);
+  };
+  relay.close().then(exit, exit);
+};
+process.once('SIGTERM', stop);
+process.once('disconnect', stop);
+tellParent({ kind: 'ready', port: listener.port });

@@ -1,0 +1,181 @@
+/** The printed results: the summary table, the CPU breakdown, notes, and the profile summary. */
+import { availableParallelism } from 'node:os';
+import type { BenchOptions } from './args.js';
+import type { RunResult } from './measure.js';
+import type { ProfileSummary } from './profile.js';
+import { spread, type Spread } from './stats.js';
+
+function num(n: number, digits: number): string {
+  return n.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** `median (min–max)`, or just the median when there was one run. */
+function cell(values: readonly number[], digits: number): string {
+  if (values.length === 0) return '—';
+  const s: Spread = spread(values);
+  if (values.length === 1) return num(s.median, digits);
+  return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
+}
+
+export function renderTable(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [
+    line(headers),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly runs: readonly RunResult[];
+}
+
+export function renderResults(
+  options: BenchOptions,
+  ceiling: Scenario,
+  relay: Scenario,
+  ratios: readonly number[],
+): string {
+  const row = (s: Scenario, ratio: string): string[] => [
+    s.name,
+    cell(
+      s.runs.map((r) => r.msgsPerSecond),
+      0,
+    ),
+    cell(
+      s.runs.map((r) => r.p50Ms),
+      2,
+    ),
+    cell(
+      s.runs.map((r) => r.p99Ms),
+      2,
+    ),
+    cell(
+      s.runs.flatMap((r) => (r.relayRssMiB ? [r.relayRssMiB.peak] : [])),
+      1,
+    ),
+    cell(
+      s.runs.flatMap((r) => (r.cpuPer1k.relay !== undefined ? [r.cpuPer1k.relay] : [])),
+      2,
+    ),
+    ratio,
+  ];
+  const main = renderTable(
+    [
+      'scenario',
+      'msgs/s',
+      'p50 ms',
+      'p99 ms',
+      'relay peak RSS MiB',
+      'relay CPU s/1k msgs',
+      'relay/ceiling',
+    ],
+    [row(ceiling, '—'), row(relay, cell(ratios, 3))],
+  );
+  const cpuRow = (s: Scenario): string[] => [
+    s.name,
+    cell(
+      s.runs.map((r) => r.cpuPer1k.client),
+      2,
+    ),
+    cell(
+      s.runs.flatMap((r) => (r.cpuPer1k.relay !== undefined ? [r.cpuPer1k.relay] : [])),
+      2,
+    ),
+    cell(
+      s.runs.map((r) => r.cpuPer1k.sink),
+      2,
+    ),
+    cell(
+      s.runs.map((r) => r.coresBusy.bench),
+      2,
+    ),
+    cell(
+      s.runs.map((r) => r.coresBusy.machine),
+      2,
+    ),
+  ];
+  const cpu = renderTable(
+    ['CPU s per 1k msgs', 'client', 'relay', 'sink', 'CPUs busy: bench', 'machine'],
+    [cpuRow(ceiling), cpuRow(relay)],
+  );
+  const kernel = relay.runs.flatMap((r) =>
+    r.relaySystemShare !== undefined ? [100 * r.relaySystemShare] : [],
+  );
+  const rss = relay.runs.flatMap((r) => (r.relayRssMiB ? [r.relayRssMiB] : []));
+  const notes = [
+    `${options.messages} messages of ${options.size} bytes per run over ${options.connections} long-lived ` +
+      `connections, STARTTLS on every hop (ECDSA P-256); median (min–max) of ${options.runs} run(s); ` +
+      `latency = MAIL sent → final 250, client-side.`,
+    `Session setup is outside the measurement: smtp-server delays every greeting by 100 ms ` +
+      `(hard-coded), so connect → STARTTLS → EHLO takes p50 ${cell(
+        ceiling.runs.map((r) => r.setupP50Ms),
+        0,
+      )} ms ` +
+      `direct and ${cell(
+        relay.runs.map((r) => r.setupP50Ms),
+        0,
+      )} ms via the relay.`,
+    `One warm-up message per connection, not counted: p50 ${cell(
+      ceiling.runs.map((r) => r.coldP50Ms),
+      1,
+    )} ms ` +
+      `direct, ${cell(
+        relay.runs.map((r) => r.coldP50Ms),
+        1,
+      )} ms via the relay (opens its next-hop ` +
+      `session: the sink's 100 ms greeting and a TLS handshake).`,
+    `Next-hop connections the sink saw per relay run: ${cell(
+      relay.runs.map((r) => r.sinkConnections),
+      0,
+    )} ` +
+      `for ${options.connections} client sessions (one per session, reused across its transactions).`,
+    `Relay CPU in the kernel (system time): ${cell(kernel, 0)}%.`,
+    `Relay RSS MiB: after start ${cell(
+      rss.map((r) => r.idle),
+      1,
+    )}, highest 100 ms sample during the run ` +
+      `${cell(
+        rss.map((r) => r.sampled),
+        1,
+      )}, VmHWM ${cell(
+        rss.map((r) => r.peak),
+        1,
+      )} (the table's peak).`,
+    `Relay, sink and client are three processes on ${availableParallelism()} CPU(s). "CPUs busy" counts ` +
+      `during the load the bench's processes and all of the machine's; a machine figure well above the ` +
+      `bench's means other work competed. Runs move by tens of percent on a shared machine: compare ` +
+      `the ratio (taken per run) and CPU per message.`,
+  ];
+  return `${main}\n\n${cpu}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+}
+
+export function renderProfile(summary: ProfileSummary): string {
+  const pct = (ms: number): string => `${num((100 * ms) / summary.totalMs, 1)}%`;
+  const table = (title: string, rows: ProfileSummary['functions']): string =>
+    renderTable(
+      [title, 'self ms', 'share'],
+      rows.map((r) => [r.name, num(r.ms, 0), pct(r.ms)]),
+    );
+  return [
+    `Relay CPU profile of one steady-state run (${num(summary.totalMs, 0)} ms of non-idle samples):`,
+    '',
+    table('where (self time)', summary.areas),
+    '',
+    table('function (self time)', summary.functions),
+    '',
+    `V8 samples wall time: native socket writes (${pct(summary.socketWritesMs)} here) also absorb the ` +
+      'time the relay is preempted after waking its peer, so on a busy machine they are overstated; ' +
+      '`perf record -g -p PID` gives a CPU-time view.',
+    '',
+  ].join('\n');
+}
