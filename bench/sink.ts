@@ -1,7 +1,7 @@
 /** Bench child: an smtp-server sink with STARTTLS (ECDSA) that counts and drains what it receives. */
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { generateSelfSigned } from '../src/tls/certificate.js';
+import { generateSelfSigned } from '../src/tls/self-signed.js';
 import { isParentMessage, tellParent } from './ipc.js';
 
 const { key, cert } = await generateSelfSigned(['sink.bench.test', '127.0.0.1']);

@@ -1,9 +1,7 @@
 /** @module Served certificates: the configured PEM pair, or a self-signed one generated into stateDir. */
-import 'reflect-metadata';
-import { webcrypto, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 
 export interface Credentials {
   readonly key: string;
@@ -16,11 +14,8 @@ export interface Credentials {
 
 const GENERATED_CERT = 'self-signed-cert.pem';
 const GENERATED_KEY = 'self-signed-key.pem';
-const VALIDITY_DAYS = 365;
 /** Regenerate a month before expiry so a long-running relay never serves an expired certificate. */
 const RENEW_BEFORE_MS = 30 * 86_400_000;
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 function describe(certPem: string): { subject: string; notAfter: Date; altNames: string } {
   const c = new X509Certificate(certPem);
@@ -32,39 +27,6 @@ export async function loadCredentials(certPath: string, keyPath: string): Promis
   const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
   const { subject, notAfter } = describe(cert);
   return { cert, key, source: 'configured', subject, notAfter };
-}
-
-/** An ECDSA P-256 key and a self-signed certificate for `names` (DNS names or IP addresses). */
-export async function generateSelfSigned(
-  names: readonly string[],
-  validityDays = VALIDITY_DAYS,
-): Promise<{ key: string; cert: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: webcrypto
-      .getRandomValues(new Uint8Array(8))
-      .reduce((s, b) => s + b.toString(16).padStart(2, '0'), '01'),
-    name: new x509.Name([{ CN: [names[0] ?? 'localhost'] }]),
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + validityDays * 86_400_000),
-    // The library types keys as the DOM's CryptoKeyPair, which Node's lib types lack.
-    keys: keys as never,
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(
-        names.map((n) =>
-          /^[\d.]+$|:/.test(n) ? { type: 'ip', value: n } : { type: 'dns', value: n },
-        ),
-      ),
-    ],
-  });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { cert: cert.toString('pem'), key: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
 }
 
 /**
@@ -90,6 +52,8 @@ export async function generatedCredentials(
     // absent or unreadable: generate below
   }
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // Loaded only when a certificate is made: the X.509 builder is not needed to serve one.
+  const { generateSelfSigned } = await import('./self-signed.js');
   const made = await generateSelfSigned([hostname]);
   await writeFile(`${keyPath}.tmp`, made.key, { mode: 0o600 });
   await writeFile(`${certPath}.tmp`, made.cert, { mode: 0o644 });
