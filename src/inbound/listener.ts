@@ -96,7 +96,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     onRcptTo(address, session, callback) {
       const client = { address: session.remoteAddress, authenticated: false };
       stateOf(session)
-        .relay.rcpt(address.address, session.envelope.rcptTo.length, client)
+        .relay.rcpt(address.address, client)
         .then(
           (reply) => callback(reply.code < 300 ? null : toServerError(reply)),
           (err: unknown) => {

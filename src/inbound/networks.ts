@@ -19,23 +19,32 @@ export function parseCidr(text: string): Cidr | undefined {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-/** A set of networks; `contains` understands `::ffff:a.b.c.d` as the IPv4 address it carries. */
+/**
+ * A set of networks; `contains` understands `::ffff:a.b.c.d` as the IPv4 address it carries.
+ * IPv4 and IPv6 blocks live apart: BlockList would let an IPv6 block such as `::/0` cover every
+ * IPv4 client through the mapped range, turning "all IPv6" into an open relay for IPv4 too.
+ */
 export class NetworkSet {
-  readonly #list = new BlockList();
+  readonly #v4 = new BlockList();
+  readonly #v6 = new BlockList();
 
   constructor(cidrs: readonly string[]) {
     for (const text of cidrs) {
       const cidr = parseCidr(text);
       if (!cidr) throw new Error(`invalid network: ${text}`);
-      this.#list.addSubnet(cidr.address, cidr.prefix, cidr.family);
+      (cidr.family === 'ipv4' ? this.#v4 : this.#v6).addSubnet(
+        cidr.address,
+        cidr.prefix,
+        cidr.family,
+      );
     }
   }
 
   contains(address: string): boolean {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped?.[1]) return this.#list.check(mapped[1], 'ipv4');
+    if (mapped?.[1]) return this.#v4.check(mapped[1], 'ipv4');
     const version = isIP(address);
-    if (version === 0) return false;
-    return this.#list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    if (version === 4) return this.#v4.check(address, 'ipv4');
+    return version === 6 && this.#v6.check(address, 'ipv6');
   }
 }

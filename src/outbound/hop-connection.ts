@@ -3,9 +3,9 @@
  * (connect, EHLO, STARTTLS with its response-injection hardening, reply assembly, 421 rule)
  * extended with the lockstep `command()` and streamed `data()` that live mirroring needs.
  *
- * nodemailer has no public per-command API, so this reaches into four internals of the pinned
- * 10.6.0: `_sendCommand`, `_responseActions`, `_socket` and `_ehloLines`. The canary tests in
- * test/unit/outbound/nodemailer-internals.test.ts fail first if an upgrade moves them.
+ * nodemailer has no public per-command API, so this reaches into internals of the pinned 10.6.0:
+ * `_sendCommand`, `_responseActions`, `_responseQueue`, `_remainder`, `_socket` and `_ehloLines`.
+ * The canary tests in test/unit/outbound/nodemailer-internals.test.ts fail first if they move.
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -17,11 +17,13 @@ import { parseReply, type Reply } from '../smtp/reply.js';
 interface Internals {
   _sendCommand(line: string): void;
   _responseActions: Array<(raw: string) => void>;
+  _responseQueue: string[];
+  _remainder: string;
   _socket: Socket | TLSSocket | false | null;
   _ehloLines?: string[];
 }
 
-/** Why a command got no reply: the connection closed, timed out or answered garbage. */
+/** Why a command got no usable reply: the connection closed, timed out or answered garbage. */
 export class HopLostError extends Error {
   constructor(
     message: string,
@@ -32,11 +34,26 @@ export class HopLostError extends Error {
   }
 }
 
-/** What happened to a DATA transfer. `reply` is the next hop's own, to be mirrored. */
+/**
+ * What happened to a DATA transfer. `refused`: the hop answered the DATA command itself with an
+ * error (its transaction stays open); `replied`: the hop's reply to our terminating dot.
+ */
 export type DataOutcome =
-  | { readonly kind: 'replied'; readonly reply: Reply }
-  | { readonly kind: 'client-aborted' }
-  | { readonly kind: 'too-big' };
+  | { readonly kind: 'replied'; readonly reply: Reply; readonly bytes: number }
+  | { readonly kind: 'refused'; readonly reply: Reply; readonly bytes: number }
+  | { readonly kind: 'client-aborted'; readonly bytes: number }
+  | { readonly kind: 'too-big'; readonly bytes: number };
+
+/** RFC 5321 §4.2.1: only DATA may be answered 3xx; anything else is a hop out of step. */
+type Expect = 'final' | 'intermediate';
+
+function inStep(code: number, expect: Expect): boolean {
+  if (code >= 400) return true;
+  return expect === 'intermediate' ? code === 354 : code < 300;
+}
+
+/** How long a QUIT may wait for its 221 before the socket is simply closed. */
+const QUIT_GRACE_MS = 5000;
 
 export class HopConnection extends SMTPConnection {
   readonly #waiting = new Set<(err: Error) => void>();
@@ -62,6 +79,11 @@ export class HopConnection extends SMTPConnection {
     return this.#lost === undefined && !this.destroyed;
   }
 
+  /** A command or a DATA transfer is waiting for its reply. */
+  get busy(): boolean {
+    return this.#waiting.size > 0;
+  }
+
   /** The negotiated TLS socket, when STARTTLS succeeded. */
   get tlsSocket(): TLSSocket | undefined {
     const socket = this.#internals._socket;
@@ -79,17 +101,27 @@ export class HopConnection extends SMTPConnection {
   }
 
   /**
-   * Sends one command line and resolves with the hop's reply; rejects with HopLostError when the
-   * connection goes away, the reply is not SMTP, or `deadlineMs` passes (the connection is then
-   * closed, since a late reply would desynchronise it).
+   * Sends one command line and resolves with the hop's 2xx, 4xx or 5xx reply; rejects with
+   * HopLostError when the connection goes away, the reply is not SMTP or out of step, or
+   * `deadlineMs` passes (the connection is then closed: a late reply would desynchronise it).
    */
-  command(line: string, deadlineMs: number): Promise<Reply> {
+  command(line: string, deadlineMs: number, expect: Expect = 'final'): Promise<Reply> {
     // A command line never carries CR, LF or other controls (RFC 5321 §2.3.8): no injection.
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     if (/[\x00-\x1f\x7f]/.test(line)) {
       return Promise.reject(new Error('control character in command line'));
     }
-    return this.#expectReply(deadlineMs, () => this.#internals._sendCommand(line));
+    return this.#expectReply(deadlineMs, expect, () => this.#internals._sendCommand(line));
+  }
+
+  /** QUIT when idle, else close: a QUIT written during DATA would become part of the body. */
+  end(): void {
+    if (!this.usable || this.busy) {
+      this.close();
+      return;
+    }
+    this.quit();
+    setTimeout(() => this.close(), QUIT_GRACE_MS).unref();
   }
 
   /**
@@ -105,27 +137,66 @@ export class HopConnection extends SMTPConnection {
     maxBytes: number,
     deadlines: { readonly initiation: number; readonly final: number },
   ): Promise<DataOutcome> {
-    const go = await this.command('DATA', deadlines.initiation);
+    // Not one byte may flow before the hop's 354: a chunk emitted with nothing piped is lost.
+    source.pause();
+    let clientGone = false;
+    const whileWaiting = (): void => {
+      clientGone = true;
+      this.#kill('client left before the next hop answered DATA');
+    };
+    source.once('close', whileWaiting);
+    source.once('error', whileWaiting);
+    let go: Reply;
+    try {
+      go = await this.command('DATA', deadlines.initiation, 'intermediate');
+    } catch (err) {
+      if (clientGone) return { kind: 'client-aborted', bytes: 0 };
+      source.resume();
+      throw err;
+    } finally {
+      source.removeListener('close', whileWaiting);
+      source.removeListener('error', whileWaiting);
+    }
     if (go.code !== 354) {
       source.resume();
-      if (go.code < 400) {
-        // A 2xx to DATA itself accepted nothing: never let it reach the client as a 250.
-        this.#kill('positive reply to DATA instead of 354');
-        throw new HopLostError(`unexpected ${go.code} reply to DATA`, 'garbled');
-      }
-      return { kind: 'replied', reply: go };
+      return { kind: 'refused', reply: go, bytes: 0 };
     }
+    if (this.#internals._responseQueue.length > 0 || this.#internals._remainder !== '') {
+      // Something came right behind the 354: a reply to data the hop has not seen yet.
+      this.#kill('reply queued behind 354');
+      source.resume();
+      throw new HopLostError('reply before any data was sent', 'garbled');
+    }
+    return this.#stream(source, prefix, maxBytes, deadlines.final);
+  }
+
+  #stream(
+    source: Readable,
+    prefix: string,
+    maxBytes: number,
+    finalMs: number,
+  ): Promise<DataOutcome> {
     const socket = this.#internals._socket;
-    if (!socket) throw new HopLostError('no socket after 354', 'closed');
+    if (!socket || socket.destroyed) {
+      source.resume();
+      return Promise.reject(new HopLostError('no socket after 354', 'closed'));
+    }
     const dotStream = new DataStream();
+    // Set once the terminating dot has been handed to the kernel, not merely produced.
     let terminated = false;
-    dotStream.once('end', () => (terminated = true));
+    dotStream.once('end', () => socket.write('', () => (terminated = true)));
     dotStream.pipe(socket, { end: false });
     dotStream.write(prefix);
 
     return new Promise<DataOutcome>((resolve, reject) => {
       let settled = false;
       let bytes = 0;
+      /** Stops forwarding and lets the client finish sending, so smtp-server can reply. */
+      const detach = (): void => {
+        source.unpipe(dotStream);
+        dotStream.unpipe(socket);
+        if (!source.readableEnded) source.resume();
+      };
       const finish = (outcome: DataOutcome | Error): void => {
         if (settled) return;
         settled = true;
@@ -136,44 +207,46 @@ export class HopConnection extends SMTPConnection {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const abandon = (outcome: DataOutcome): void => {
-        source.unpipe(dotStream);
-        dotStream.unpipe(socket);
+      const abandon = (kind: 'client-aborted' | 'too-big'): void => {
         this.#kill('message abandoned before its end');
-        if (!source.readableEnded) source.resume();
-        finish(outcome);
+        detach();
+        finish({ kind, bytes });
       };
       const onData = (chunk: Buffer): void => {
         bytes += chunk.length;
-        if (bytes > maxBytes) abandon({ kind: 'too-big' });
+        if (bytes > maxBytes) abandon('too-big');
       };
-      const onAbort = (): void => abandon({ kind: 'client-aborted' });
+      const onAbort = (): void => abandon('client-aborted');
       const onClose = (): void => {
         if (!source.readableEnded) onAbort();
       };
-      source.on('data', onData);
       source.once('error', onAbort);
       source.once('close', onClose);
-
-      this.#expectReply(deadlines.final, () => source.pipe(dotStream)).then(
+      if (source.destroyed && !source.readableEnded) {
+        onAbort();
+        return;
+      }
+      this.#expectReply(finalMs, 'final', () => {
+        source.pipe(dotStream);
+        source.on('data', onData);
+      }).then(
         (final) => {
           if (!terminated) {
             // A reply before our terminating dot: never mirror a 2xx for bytes the hop did not get.
             this.#kill('reply before end of data');
+            detach();
             finish(
               final.code < 400
                 ? new HopLostError('premature positive reply to DATA', 'garbled')
-                : { kind: 'replied', reply: final },
+                : { kind: 'replied', reply: final, bytes },
             );
-            source.resume();
             return;
           }
-          finish({ kind: 'replied', reply: final });
+          finish({ kind: 'replied', reply: final, bytes });
         },
         (err: unknown) => {
           // The hop went away mid-transfer: stop forwarding, let the client finish sending.
-          source.unpipe(dotStream);
-          if (!source.readableEnded) source.resume();
+          detach();
           finish(err instanceof Error ? err : new Error(String(err)));
         },
       );
@@ -188,7 +261,7 @@ export class HopConnection extends SMTPConnection {
     this.close();
   }
 
-  #expectReply(deadlineMs: number, send: () => void): Promise<Reply> {
+  #expectReply(deadlineMs: number, expect: Expect, send: () => void): Promise<Reply> {
     if (this.#lost) return Promise.reject(this.#lost);
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -208,13 +281,16 @@ export class HopConnection extends SMTPConnection {
       this.#internals._responseActions.push((raw: string) => {
         done();
         const parsed = parseReply(raw);
-        if (parsed) {
+        if (parsed && inStep(parsed.code, expect)) {
           resolve(parsed);
-        } else {
-          this.#lost ??= new HopLostError('unparsable reply', 'garbled');
-          this.#kill('garbled reply');
-          reject(this.#lost);
+          return;
         }
+        this.#lost ??= new HopLostError(
+          parsed ? `reply ${parsed.code} out of step` : 'unparsable reply',
+          'garbled',
+        );
+        this.#kill('garbled reply');
+        reject(this.#lost);
       });
       send();
     });

@@ -20,6 +20,8 @@ export interface HopSession {
 
 export class HopSessionCache {
   #current: HopSession | undefined;
+  /** The client session ended: nothing may be opened for it any more. */
+  #closed = false;
 
   constructor(
     private readonly open: (nextHop: NextHop) => Promise<OpenResult>,
@@ -35,6 +37,11 @@ export class HopSessionCache {
     }
     if (current) this.#quit(current);
     const opened = await this.open(nextHop);
+    if (this.#closed) {
+      // The client left while we were connecting: nobody would ever use or close this session.
+      if (opened.ok) opened.hop.connection.close();
+      return undefined;
+    }
     if (opened.attempts.length > 0) record.failedAttempts = opened.attempts;
     if (!opened.ok) {
       record.nextHop = { domain: nextHop.domain, source: nextHop.source };
@@ -49,16 +56,15 @@ export class HopSessionCache {
     return session;
   }
 
-  current(key: string): HopSession | undefined {
-    const c = this.#current;
-    return c && c.nextHop.key === key && c.connection.usable ? c : undefined;
-  }
-
   /** RSET a transaction left open by an abandoned client transaction (RFC 5321 §4.1.1.5). */
   async ensureClean(hop: HopSession): Promise<void> {
     if (!hop.dirty) return;
     const reply = await hop.connection.command('RSET', this.deadlines.commandMs);
-    if (reply.code !== 250) throw new HopLostError(`RSET refused: ${reply.code}`, 'garbled');
+    if (reply.code !== 250) {
+      // A hop that cannot reset is not trusted with another transaction.
+      hop.connection.close();
+      throw new HopLostError(`RSET refused: ${reply.code}`, 'closed');
+    }
     hop.dirty = false;
   }
 
@@ -73,14 +79,14 @@ export class HopSessionCache {
   }
 
   closeAll(): void {
+    this.#closed = true;
     if (this.#current) this.#quit(this.#current);
     this.#current = undefined;
   }
 
   #quit(hop: HopSession): void {
     if (this.#current === hop) this.#current = undefined;
-    if (hop.connection.usable) hop.connection.quit();
-    else hop.connection.close();
+    hop.connection.end();
   }
 
   #stamp(record: TransactionRecord, hop: HopSession): void {

@@ -39,7 +39,9 @@ export interface TransactionRecord {
   outbound?: HopFacts;
   /** Addresses that could not be used before the one that answered. */
   failedAttempts?: readonly FailedAttempt[];
+  /** The first recipients with their replies (at most 100); `recipientCount` counts them all. */
   readonly recipients: RecipientRecord[];
+  recipientCount: number;
   size?: number;
   final?: string;
   finalCode?: number;

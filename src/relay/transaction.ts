@@ -1,8 +1,9 @@
 /**
- * @module The pass-through transaction (DESIGN invariant 1): one per MAIL, bound to one next hop at
- * its first authorized RCPT. Every RCPT and the final DATA reply are the next hop's own; the
- * relay answers only for what it decides itself (authorization, routing, an unreachable hop).
- * It holds no custody: a 250 reaches the client only after the next hop's 250.
+ * @module The pass-through transaction (DESIGN invariant 1): one per MAIL, bound at its first
+ * authorized RCPT to the one next-hop session that accepted our MAIL. Every RCPT and the final
+ * DATA reply are the next hop's own; the relay answers only for what it decides itself
+ * (authorization, routing, an unreachable or lost hop). It holds no custody: a 250 reaches the
+ * client only after the next hop's 250, on the session that carries the whole transaction.
  */
 import type { Readable } from 'node:stream';
 import type { ClientIdentity, RelayPolicy } from '../inbound/relay-authorization.js';
@@ -12,7 +13,7 @@ import { HopLostError } from '../outbound/hop-connection.js';
 import type { OpenResult } from '../outbound/open-hop.js';
 import type { NextHop, NextHopResult } from '../routing/next-hop.js';
 import { replies } from '../smtp/replies.js';
-import { isPositive, replyText, type Reply } from '../smtp/reply.js';
+import { replyText, type Reply } from '../smtp/reply.js';
 import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.js';
 import { HopSessionCache, type HopSession } from './hop-session.js';
 import { receivedHeader } from './received.js';
@@ -35,22 +36,31 @@ export interface RelayDeps {
   readonly now?: () => Date;
 }
 
+/** Recipients kept in one transaction's log record; the rest are only counted. */
+const RECORDED_RECIPIENTS = 100;
+
 interface Transaction {
   readonly record: TransactionRecord;
   readonly mailArgs: MailArgs;
-  nextHopKey?: string;
-  /** The hop accepted our MAIL for this transaction. */
-  hopMailAccepted: boolean;
+  /** The next-hop session that accepted our MAIL: the only one this transaction may use. */
+  hop?: HopSession;
+  /** RCPT commands seen, accepted or not: bounded so refused recipients cannot grow forever. */
+  attempts: number;
   /** Recipients the hop accepted: once any exist, losing the hop dooms the transaction. */
   accepted: number;
   doomed: boolean;
   needUtf8: boolean;
 }
 
+type Decision = { readonly reply: Reply; readonly source: 'relay' | 'next_hop' };
+const relay = (reply: Reply): Decision => ({ reply, source: 'relay' });
+
 export class RelaySession {
   readonly #hops: HopSessionCache;
   #tx: Transaction | undefined;
   #count = 0;
+  /** A DATA transfer in flight: the session's end waits for it, the hop may still answer. */
+  #transfer: Promise<unknown> | undefined;
 
   constructor(private readonly deps: RelayDeps) {
     this.#hops = new HopSessionCache(deps.openHop, deps.deadlines);
@@ -58,7 +68,7 @@ export class RelaySession {
 
   /** MAIL: accepted locally (nothing is known about the next hop yet); it goes out at first RCPT. */
   mail(from: string, args: MailArgs, inbound: InboundFacts): void {
-    this.#finish('abandoned');
+    this.#finishOpen('abandoned');
     this.#count += 1;
     this.#tx = {
       record: {
@@ -67,9 +77,10 @@ export class RelaySession {
         mailFrom: from,
         inbound,
         recipients: [],
+        recipientCount: 0,
       },
       mailArgs: args,
-      hopMailAccepted: false,
+      attempts: 0,
       accepted: 0,
       doomed: false,
       needUtf8: false,
@@ -77,17 +88,21 @@ export class RelaySession {
   }
 
   /** RCPT: authorize, route, make sure the hop has our MAIL, forward, and mirror its reply. */
-  async rcpt(to: string, accepted: number, client: ClientIdentity): Promise<Reply> {
+  async rcpt(to: string, client: ClientIdentity): Promise<Reply> {
     const tx = this.#tx;
     if (!tx) return replies.internalError;
-    const decided = await this.#decideRcpt(tx, to, accepted, client);
+    tx.attempts += 1;
+    const decided = await this.#decideRcpt(tx, to, client);
     const code = decided.reply.code;
-    tx.record.recipients.push({
-      address: to,
-      reply: replyText(decided.reply),
-      code,
-      source: decided.source,
-    });
+    tx.record.recipientCount += 1;
+    if (tx.record.recipients.length < RECORDED_RECIPIENTS) {
+      tx.record.recipients.push({
+        address: to,
+        reply: replyText(decided.reply),
+        code,
+        source: decided.source,
+      });
+    }
     this.deps.sink.recipient(
       code < 300 ? 'accepted' : code < 500 ? 'deferred' : 'rejected',
       decided.source,
@@ -96,34 +111,34 @@ export class RelaySession {
     return decided.reply;
   }
 
-  async #decideRcpt(
-    tx: Transaction,
-    to: string,
-    accepted: number,
-    client: ClientIdentity,
-  ): Promise<{ reply: Reply; source: 'relay' | 'next_hop' }> {
-    const relay = (reply: Reply) => ({ reply, source: 'relay' as const });
-    if (accepted >= this.deps.maxRecipients) return relay(replies.tooManyRecipients);
+  async #decideRcpt(tx: Transaction, to: string, client: ClientIdentity): Promise<Decision> {
+    // RFC 5321 §4.5.3.1.10: 452 for too many; refused attempts count too, bounding the record.
+    if (tx.accepted >= this.deps.maxRecipients || tx.attempts > 2 * this.deps.maxRecipients) {
+      return relay(replies.tooManyRecipients);
+    }
     const verdict = acceptRecipient(this.deps.policy, client, to);
     if (!verdict.ok) return relay(verdict.reply);
     if (tx.doomed) return relay(replies.nextHopLost);
     const route = await this.deps.resolveNextHop(verdict.domain);
     if (!route.ok) return relay(route.reply);
     const nextHop = route.nextHop;
-    if (tx.nextHopKey !== undefined && tx.nextHopKey !== nextHop.key)
-      return relay(replies.otherNextHop);
+    if (tx.hop && tx.hop.nextHop.key !== nextHop.key) return relay(replies.otherNextHop);
     const path = wirePath(to);
     if (path === undefined) return relay(replies.badAddress);
+    if (tx.hop && !tx.hop.connection.usable) {
+      // The session holding our MAIL is gone (closed while idle, or out of step).
+      if (this.#hopGone(tx)) return relay(replies.nextHopLost);
+    }
 
-    const hop = await this.#hops.acquire(nextHop, tx.record);
+    const hop = tx.hop ?? (await this.#hops.acquire(nextHop, tx.record));
     if (!hop) return relay(replies.nextHopUnavailable);
     try {
       const rcptUtf8 = needsSmtpUtf8(to);
       if (rcptUtf8 && !hop.connection.extensions.has('SMTPUTF8'))
         return relay(replies.utf8NotSupported);
-      if (!tx.hopMailAccepted) {
-        const mailReply = await this.#openHopTransaction(tx, hop, rcptUtf8);
-        if (mailReply) return mailReply;
+      if (!tx.hop) {
+        const refused = await this.#openHopTransaction(tx, hop, rcptUtf8);
+        if (refused) return refused;
       }
       // RFC 5321 §3.3: RCPT forwarded as is, one at a time; the reply is the hop's own.
       const reply = await hop.connection.command(`RCPT TO:${path}`, this.deps.deadlines.commandMs);
@@ -134,41 +149,42 @@ export class RelaySession {
     }
   }
 
-  /** Sends MAIL for this transaction on the hop; returns a reply only when RCPT must end there. */
+  /** Sends MAIL for this transaction on the hop; returns a decision only when RCPT ends there. */
   async #openHopTransaction(
     tx: Transaction,
     hop: HopSession,
     rcptUtf8: boolean,
-  ): Promise<{ reply: Reply; source: 'relay' | 'next_hop' } | undefined> {
+  ): Promise<Decision | undefined> {
     const mail = mailCommand(
       tx.record.mailFrom,
       tx.mailArgs,
       hop.connection.extensions,
       tx.needUtf8 || rcptUtf8,
     );
-    if (!mail.ok) return { reply: mail.reply, source: 'relay' };
+    if (!mail.ok) return relay(mail.reply);
     await this.#hops.ensureClean(hop);
     const reply = await hop.connection.command(mail.line, this.deps.deadlines.commandMs);
     this.#hops.afterReply(hop, reply);
-    if (!isPositive(reply)) {
-      // The hop refused our sender: the client hears it as this recipient's reply.
-      return { reply, source: 'next_hop' };
-    }
+    // The hop refused our sender: the client hears it as this recipient's reply.
+    if (reply.code >= 300) return { reply, source: 'next_hop' };
     hop.dirty = true;
-    tx.hopMailAccepted = true;
+    tx.hop = hop;
     tx.needUtf8 ||= rcptUtf8;
-    tx.nextHopKey = hop.nextHop.key;
     return undefined;
+  }
+
+  /** The transaction lost its hop session. True when recipients were accepted there: doomed. */
+  #hopGone(tx: Transaction): boolean {
+    if (tx.hop) this.#hops.discard(tx.hop);
+    delete tx.hop;
+    if (tx.accepted > 0) tx.doomed = true;
+    return tx.doomed;
   }
 
   #hopLost(tx: Transaction, hop: HopSession, err: unknown): Reply {
     if (!(err instanceof HopLostError)) throw err;
     this.#hops.discard(hop);
-    if (tx.accepted > 0) tx.doomed = true;
-    else {
-      tx.hopMailAccepted = false;
-      delete tx.nextHopKey;
-    }
+    this.#hopGone(tx);
     return err.reason === 'garbled' ? replies.nextHopGarbled : replies.nextHopLost;
   }
 
@@ -176,12 +192,26 @@ export class RelaySession {
    * DATA: the body streams to the hop behind our Received header and the hop's final reply is the
    * client's. Called after smtp-server sent 354, so every outcome is reported after the body.
    */
-  async data(stream: Readable, inbound: InboundFacts): Promise<Reply> {
+  data(stream: Readable, inbound: InboundFacts): Promise<Reply> {
     const tx = this.#tx;
-    const hop = tx?.nextHopKey !== undefined ? this.#hops.current(tx.nextHopKey) : undefined;
+    this.#tx = undefined;
+    const transfer = this.#transferData(tx, stream, inbound);
+    this.#transfer = transfer;
+    void transfer.finally(() => {
+      if (this.#transfer === transfer) this.#transfer = undefined;
+    });
+    return transfer;
+  }
+
+  async #transferData(
+    tx: Transaction | undefined,
+    stream: Readable,
+    inbound: InboundFacts,
+  ): Promise<Reply> {
+    const hop = tx?.hop?.connection.usable ? tx.hop : undefined;
     if (!tx || !hop || tx.doomed || tx.accepted === 0) {
       stream.resume();
-      if (tx) this.#finish('deferred', replies.nextHopLost);
+      if (tx) this.#finish(tx, 'deferred', replies.nextHopLost);
       return replies.nextHopLost;
     }
     const header = receivedHeader({
@@ -195,55 +225,61 @@ export class RelaySession {
       id: tx.record.id,
       date: (this.deps.now ?? (() => new Date()))(),
     });
-    let bytes = 0;
-    const count = (chunk: Buffer): void => {
-      bytes += chunk.length;
-    };
-    stream.on('data', count);
     try {
       const outcome = await hop.connection.data(stream, header, this.deps.maxMessageSize, {
         initiation: this.deps.deadlines.dataInitiationMs,
         final: this.deps.deadlines.finalReplyMs,
       });
-      tx.record.size = bytes;
+      tx.record.size = outcome.bytes;
       switch (outcome.kind) {
         case 'client-aborted':
           this.#hops.discard(hop);
-          this.#finish('aborted');
+          this.#finish(tx, 'aborted');
           return replies.nextHopLost;
         case 'too-big':
           this.#hops.discard(hop);
-          this.#finish('rejected', replies.messageTooBig);
+          this.#finish(tx, 'rejected', replies.messageTooBig);
           return replies.messageTooBig;
+        case 'refused':
+          // The hop refused DATA itself: its transaction is still open (dirty) until RSET.
+          this.#hops.afterReply(hop, outcome.reply);
+          this.#finish(tx, outcome.reply.code < 500 ? 'deferred' : 'rejected', outcome.reply);
+          return outcome.reply;
         case 'replied': {
           this.#hops.afterReply(hop, outcome.reply);
           hop.dirty = false;
           const r = outcome.reply;
-          this.#finish(r.code < 300 ? 'delivered' : r.code < 500 ? 'deferred' : 'rejected', r);
+          this.#finish(tx, r.code < 300 ? 'delivered' : r.code < 500 ? 'deferred' : 'rejected', r);
           return r;
         }
       }
     } catch (err) {
-      tx.record.size = bytes;
       const reply = this.#hopLost(tx, hop, err);
-      this.#finish('deferred', reply);
+      this.#finish(tx, 'deferred', reply);
       return reply;
-    } finally {
-      stream.removeListener('data', count);
     }
   }
 
-  /** The inbound session ended: log what was open and say goodbye to the hop. */
+  /**
+   * The inbound session ended: log what was open and say goodbye to the hop. A DATA transfer
+   * still waiting for the hop's final reply (the client left right after its dot) completes
+   * and is recorded first.
+   */
   close(): void {
-    this.#finish('abandoned');
-    this.#hops.closeAll();
+    this.#finishOpen('abandoned');
+    const transfer = this.#transfer;
+    if (transfer) void transfer.finally(() => this.#hops.closeAll());
+    else this.#hops.closeAll();
   }
 
-  #finish(outcome: TransactionOutcome, final?: Reply): void {
+  #finishOpen(outcome: TransactionOutcome): void {
     const tx = this.#tx;
-    if (!tx) return;
     this.#tx = undefined;
-    if (outcome === 'abandoned' && tx.record.recipients.length === 0) return;
+    if (tx) this.#finish(tx, outcome);
+  }
+
+  #finish(tx: Transaction, outcome: TransactionOutcome, final?: Reply): void {
+    if (outcome === 'abandoned' && tx.record.recipientCount === 0) return;
     tx.record.outcome = outcome;
     if (final) {
       tx.record.final = replyText(final);

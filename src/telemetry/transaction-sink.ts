@@ -69,6 +69,7 @@ export function transactionLine(
     ...(record.failedAttempts ? { failedAttempts: record.failedAttempts } : {}),
     outboundTls: outbound ? outboundTls(outbound) : null,
     recipients: record.recipients.map((r) => ({ to: r.address, reply: r.reply, source: r.source })),
+    recipientCount: record.recipientCount,
     size: record.size ?? null,
     final: record.final ?? null,
     outcome: record.outcome,

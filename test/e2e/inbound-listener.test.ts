@@ -31,25 +31,31 @@ void t.test('EHLO before and after TLS, and AUTH refused on both', async (t) => 
   t.equal(await c.send('AUTH PLAIN AGFsaWNlAHNlY3JldA=='), '500 Error: command not recognized');
   t.equal(await c.send('QUIT'), '221 Bye');
   await settle();
-  t.match(await relay.metricsText(), /starttls_relay_inbound_sessions_total\{listener="mta",tls_version="TLSv1.3"\} 1/);
+  t.match(
+    await relay.metricsText(),
+    /starttls_relay_inbound_sessions_total\{listener="mta",tls_version="TLSv1.3"\} 1/,
+  );
 });
 
-void t.test('commands pipelined behind STARTTLS are discarded, never executed (CVE-2011-0411)', async (t) => {
-  const relay = await startTestRelay({});
-  t.teardown(() => relay.close());
-  const c = await SmtpDialogue.connect(relay.port);
-  t.teardown(() => c.close());
-  await c.line();
-  await c.send('EHLO client.test');
-  c.write('STARTTLS\r\nRSET\r\nMAIL FROM:<injected@evil.test>\r\n');
-  t.equal(await c.line(), '220 Ready to start TLS');
-  // Upgrade by hand: the injected lines must not be answered, in clear or under TLS.
-  const secure = await c.upgradeRaw();
-  t.teardown(() => secure.close());
-  t.equal(await secure.send('RCPT TO:<b@dest.test>'), '503 Error: send HELO/EHLO first');
-  t.equal(await secure.send('EHLO client.test'), '250 SIZE 52428800');
-  t.equal(await secure.send('RCPT TO:<b@dest.test>'), '503 Error: need MAIL command');
-});
+void t.test(
+  'commands pipelined behind STARTTLS are discarded, never executed (CVE-2011-0411)',
+  async (t) => {
+    const relay = await startTestRelay({});
+    t.teardown(() => relay.close());
+    const c = await SmtpDialogue.connect(relay.port);
+    t.teardown(() => c.close());
+    await c.line();
+    await c.send('EHLO client.test');
+    c.write('STARTTLS\r\nRSET\r\nMAIL FROM:<injected@evil.test>\r\n');
+    t.equal(await c.line(), '220 Ready to start TLS');
+    // Upgrade by hand: the injected lines must not be answered, in clear or under TLS.
+    const secure = await c.upgradeRaw();
+    t.teardown(() => secure.close());
+    t.equal(await secure.send('RCPT TO:<b@dest.test>'), '503 Error: send HELO/EHLO first');
+    t.equal(await secure.send('EHLO client.test'), '250 SIZE 52428800');
+    t.equal(await secure.send('RCPT TO:<b@dest.test>'), '503 Error: need MAIL command');
+  },
+);
 
 void t.test('a plaintext session is counted as tls_version none', async (t) => {
   const relay = await startTestRelay({});
@@ -60,5 +66,8 @@ void t.test('a plaintext session is counted as tls_version none', async (t) => {
   t.equal(await c.send('QUIT'), '221 Bye');
   c.close();
   await settle();
-  t.match(await relay.metricsText(), /starttls_relay_inbound_sessions_total\{listener="mta",tls_version="none"\} 1/);
+  t.match(
+    await relay.metricsText(),
+    /starttls_relay_inbound_sessions_total\{listener="mta",tls_version="none"\} 1/,
+  );
 });

@@ -10,6 +10,8 @@ export interface RawHop {
   readonly commands: string[][];
   /** Raw DATA payloads (dot-stuffed, as on the wire, up to and excluding the final `.`). */
   readonly bodies: Buffer[];
+  /** Connections still open now. */
+  readonly openConnections: number;
   close(): Promise<void>;
 }
 
@@ -17,6 +19,14 @@ export interface RawHopOptions {
   readonly ehlo?: readonly string[];
   /** A reply (full lines, CRLF-joined without the final CRLF) for commands starting with the key. */
   readonly replies?: Readonly<Record<string, string>>;
+  /** Answer DATA with 354 only after this long: a slow next hop. */
+  readonly dataDelayMs?: number;
+  /** Answer EHLO only after this long. */
+  readonly ehloDelayMs?: number;
+  /** Close the connection right after replying to a command starting with this. */
+  readonly closeAfter?: string;
+  /** Send this reply as soon as body bytes arrive, before the end of data. */
+  readonly earlyDataReply?: string;
 }
 
 const DEFAULT_EHLO = ['raw.test', '8BITMIME', 'SMTPUTF8', 'SIZE 10000000', 'PIPELINING'];
@@ -33,6 +43,7 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
     commands.push(mine);
     let buffer = Buffer.alloc(0);
     let inData = false;
+    let earlySent = false;
     const send = (text: string): void => {
       socket.write(`${text}\r\n`);
     };
@@ -42,6 +53,10 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
       for (;;) {
         if (inData) {
           const end = buffer.indexOf('\r\n.\r\n');
+          if (opts.earlyDataReply !== undefined && buffer.length > 0 && !earlySent) {
+            earlySent = true;
+            send(opts.earlyDataReply);
+          }
           if (end < 0) return;
           bodies.push(buffer.subarray(0, end + 2));
           buffer = buffer.subarray(end + 5);
@@ -65,10 +80,14 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
         }
         if (verb === 'EHLO') {
           const ehlo = opts.ehlo ?? DEFAULT_EHLO;
-          ehlo.forEach((l, i) => send(`250${i === ehlo.length - 1 ? ' ' : '-'}${l}`));
+          const answer = (): void =>
+            ehlo.forEach((l, i) => send(`250${i === ehlo.length - 1 ? ' ' : '-'}${l}`));
+          if (opts.ehloDelayMs === undefined) answer();
+          else setTimeout(answer, opts.ehloDelayMs);
         } else if (verb === 'DATA') {
           inData = true;
-          send('354 go ahead');
+          if (opts.dataDelayMs === undefined) send('354 go ahead');
+          else setTimeout(() => send('354 go ahead'), opts.dataDelayMs);
         } else if (verb === 'QUIT') {
           send('221 2.0.0 Bye');
           socket.end();
@@ -83,6 +102,11 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
         } else {
           send('502 5.5.2 Command not recognized');
         }
+        if (
+          opts.closeAfter !== undefined &&
+          line.toUpperCase().startsWith(opts.closeAfter.toUpperCase())
+        )
+          socket.end();
       }
     });
   });
@@ -91,6 +115,9 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
     port: (server.address() as AddressInfo).port,
     commands,
     bodies,
+    get openConnections() {
+      return sockets.size;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

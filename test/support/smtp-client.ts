@@ -114,7 +114,11 @@ export class SmtpDialogue {
   async upgradeRaw(): Promise<SmtpDialogue> {
     const plain = this.#socket;
     plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'relay.test' });
+    const secure = tlsConnect({
+      socket: plain,
+      rejectUnauthorized: false,
+      servername: 'relay.test',
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);

@@ -93,5 +93,9 @@ void t.test('CIDR parsing', (t) => {
   for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/129', '10.0.0.0/8/8', '10.0.0.0/x', ''])
     t.equal(parseCidr(bad), undefined, bad);
   t.throws(() => new NetworkSet(['nope']), /invalid network: nope/);
+  const allV6 = new NetworkSet(['::/0']);
+  t.ok(allV6.contains('2001:db8::1'));
+  t.notOk(allV6.contains('192.0.2.1'), 'all of IPv6 is not all of IPv4');
+  t.notOk(allV6.contains('::ffff:192.0.2.1'), 'nor IPv4-mapped addresses');
   t.end();
 });

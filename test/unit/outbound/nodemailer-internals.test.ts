@@ -29,6 +29,11 @@ void t.test('the internals exist where the subclass reaches for them', async (t)
   const internals = conn as unknown as Record<string, unknown>;
   t.type(internals._sendCommand, 'function');
   t.ok(Array.isArray(internals._responseActions));
+  t.ok(
+    Array.isArray(internals._responseQueue),
+    '_responseQueue: replies received, not yet handled',
+  );
+  t.equal(internals._remainder, '', '_remainder: a partial reply line');
   await new Promise<void>((resolve, reject) => {
     conn.once('error', reject);
     conn.connect(() => resolve());
@@ -52,7 +57,7 @@ void t.test('the internals exist where the subclass reaches for them', async (t)
     1_000_000,
     { initiation: 5000, final: 5000 },
   );
-  t.same(outcome, { kind: 'replied', reply: { code: 250, lines: ['2.0.0 Ok: queued'] } });
+  t.same(outcome, { kind: 'replied', reply: { code: 250, lines: ['2.0.0 Ok: queued'] }, bytes: 7 });
   t.equal(hop.bodies[0]?.toString(), 'Received: by test\r\nx\r\n..y\r\n');
   conn.close();
   await t.rejects(
