@@ -1,12 +1,15 @@
 /** @module Wiring: config → logger, metrics, certificates, router → listeners and the metrics server. */
 import { promises as dns } from 'node:dns';
 import type { DestinationStream } from 'pino';
+import { Authenticator, usersFileCheck, type CredentialCheck } from './auth/authenticator.js';
+import { PassthroughCheck, type Grant } from './auth/passthrough.js';
+import { UsersFile } from './auth/users-file.js';
 import type { Config } from './config/schema.js';
 import { startListener, type Listener } from './inbound/listener.js';
 import { NetworkSet } from './inbound/networks.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
 import { openHop } from './outbound/open-hop.js';
-import { Router, type AddressLookup } from './routing/next-hop.js';
+import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
 import type { Resolver } from './routing/mx.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/http.js';
@@ -25,6 +28,8 @@ export interface RelayOverrides {
   readonly logDestination?: DestinationStream;
   readonly processMetrics?: boolean;
   readonly metricsServer?: boolean;
+  /** How often the users file is checked for changes. */
+  readonly usersFilePollMs?: number;
 }
 
 export interface RunningRelay {
@@ -68,6 +73,35 @@ export async function startRelay(
   const deadlines = { ...DEFAULT_DEADLINES, ...overrides.deadlines };
   const allowedNetworks = new NetworkSet(config.relay.allowedNetworks);
   const sink = transactionSink(logger, metrics);
+  const users =
+    config.auth?.usersFile !== undefined ? await UsersFile.load(config.auth.usersFile) : undefined;
+  users?.watch(
+    {
+      reloaded: (count) => logger.info({ users: count }, 'users file reloaded'),
+      reloadFailed: (errors) =>
+        logger.error({ errors }, 'users file not reloaded, keeping the previous one'),
+    },
+    overrides.usersFilePollMs,
+  );
+  const open = (nextHop: NextHop) =>
+    openHop(nextHop, {
+      helo: config.hostname,
+      router,
+      deadlines,
+      ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
+      onStartTls: (r) => metrics.startTls(r),
+      onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
+    });
+  const passthroughHop = config.auth?.passthrough ? router.catchAllHop() : undefined;
+  const credentialCheck: CredentialCheck<Grant> | undefined = users
+    ? usersFileCheck(users)
+    : passthroughHop
+      ? new PassthroughCheck(passthroughHop, open, deadlines.commandMs)
+      : undefined;
+  const authenticator =
+    credentialCheck && config.auth
+      ? new Authenticator(credentialCheck, config.auth.failures)
+      : undefined;
 
   const listeners = new Map<string, Listener>();
   const closeAll = async (): Promise<void> => {
@@ -80,15 +114,7 @@ export async function startRelay(
           hostname: config.hostname,
           policy: { acceptDomains: config.relay.acceptDomains, allowedNetworks },
           resolveNextHop: (domain) => router.resolveNextHop(domain),
-          openHop: (nextHop) =>
-            openHop(nextHop, {
-              helo: config.hostname,
-              router,
-              deadlines,
-              ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-              onStartTls: (r) => metrics.startTls(r),
-              onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
-            }),
+          openHop: open,
           deadlines,
           maxMessageSize: config.relay.maxMessageSize,
           maxRecipients: config.relay.maxRecipients,
@@ -101,11 +127,13 @@ export async function startRelay(
         maxMessageSize: config.relay.maxMessageSize,
         logger,
         metrics,
+        ...(authenticator ? { authenticator } : {}),
       });
       listeners.set(listener.name, listener);
     }
   } catch (err) {
     await closeAll();
+    users?.close();
     throw err;
   }
 
@@ -130,6 +158,7 @@ export async function startRelay(
     logger,
     credentials,
     async close() {
+      users?.close();
       await closeAll();
       await metricsServer?.close();
       logger.flush();

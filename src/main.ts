@@ -2,13 +2,24 @@
 /** @module The command line: serve (default) and check-config; signals for a clean stop. */
 import { parseArgs } from 'node:util';
 import { startRelay } from './app.js';
+import { hashPassword } from './auth/password-hash.js';
 import { defaultConfig } from './config/default.js';
 import { loadConfigFile, type LoadResult } from './config/load.js';
 
 const USAGE = `usage:
   starttls-relay [serve] [--config FILE]    run the relay (embedded default config without --config)
   starttls-relay check-config --config FILE validate a config file; exit 1 listing every error
+  starttls-relay hash-password              read a password on stdin, print its users-file hash
   starttls-relay --help`;
+
+/** The whole of stdin, less one trailing line end (so `echo pw |` and a typed line both work). */
+async function readPassword(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
 
 async function load(configPath: string | undefined): Promise<LoadResult> {
   return configPath === undefined ? defaultConfig() : loadConfigFile(configPath);
@@ -63,6 +74,15 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      return 0;
+    }
+    case 'hash-password': {
+      const password = await readPassword();
+      if (password === '') {
+        process.stderr.write('hash-password: empty password on stdin\n');
+        return 1;
+      }
+      process.stdout.write(`${await hashPassword(password)}\n`);
       return 0;
     }
     default:

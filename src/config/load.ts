@@ -41,6 +41,14 @@ export function validateConfig(document: unknown, baseDir: string): LoadResult {
       ...(c.tls.cert !== undefined ? { cert: abs(c.tls.cert) } : {}),
       ...(c.tls.key !== undefined ? { key: abs(c.tls.key) } : {}),
     },
+    ...(c.auth
+      ? {
+          auth: {
+            ...c.auth,
+            ...(c.auth.usersFile !== undefined ? { usersFile: abs(c.auth.usersFile) } : {}),
+          },
+        }
+      : {}),
   };
   return { ok: true, config: deepFreeze(config) };
 }

@@ -27,20 +27,59 @@ const domainName = z
 
 const port = z.number().int().min(0).max(65535);
 
-const listener = z.strictObject({
-  name: z.string().min(1),
-  mode: z
-    .enum(['mta', 'submission', 'submissions'])
-    .default('mta')
-    .refine((m) => m === 'mta', {
-      message: 'listener modes submission and submissions are not supported by this version',
-    }),
-  host: z.string().min(1).default('0.0.0.0'),
-  port: port.default(25),
-  proxyProtocol: z
-    .boolean()
-    .default(false)
-    .refine((p) => !p, { message: 'the PROXY protocol is not supported by this version' }),
+/** RFC 5321 §4.5.4 (25), RFC 6409 §3.1 (587), RFC 8314 §3.3 (465). */
+const DEFAULT_PORTS = { mta: 25, submission: 587, submissions: 465 } as const;
+
+const listener = z
+  .strictObject({
+    name: z.string().min(1),
+    mode: z.enum(['mta', 'submission', 'submissions']).default('mta'),
+    host: z.string().min(1).default('0.0.0.0'),
+    port: port.optional(),
+    /** Offer AUTH (after TLS only). Required on submission listeners, optional on mta. */
+    auth: z.boolean().optional(),
+    proxyProtocol: z
+      .boolean()
+      .default(false)
+      .refine((p) => !p, { message: 'the PROXY protocol is not supported by this version' }),
+  })
+  .transform((l) => ({
+    ...l,
+    port: l.port ?? DEFAULT_PORTS[l.mode],
+    auth: l.auth ?? l.mode !== 'mta',
+  }))
+  .refine((l) => l.auth || l.mode === 'mta', {
+    message: 'submission listeners always require authentication (auth: true)',
+    path: ['auth'],
+  });
+
+const failures = z.strictObject({
+  /** Failed AUTH attempts allowed per client address within the window. */
+  perAddress: z.number().int().min(1).default(10),
+  /** Failed AUTH attempts allowed per username within the window. */
+  perUser: z.number().int().min(1).default(5),
+  windowSeconds: z.number().int().min(1).default(900),
+  /** Delay before the first failure reply; doubles with each failure, up to maxDelayMs. */
+  delayMs: z.number().int().min(0).default(500),
+  maxDelayMs: z.number().int().min(0).default(8000),
+  /** Once exhausted: `refuse` answers 454 4.7.0; `disconnect` answers 421 4.7.0 and closes. */
+  whenExhausted: z.enum(['refuse', 'disconnect']).default('refuse'),
+});
+
+const FAILURE_DEFAULTS = {
+  perAddress: 10,
+  perUser: 5,
+  windowSeconds: 900,
+  delayMs: 500,
+  maxDelayMs: 8000,
+  whenExhausted: 'refuse' as const,
+};
+
+const auth = z.strictObject({
+  usersFile: z.string().min(1).optional(),
+  /** Check credentials with the catch-all route's next hop instead of a users file. */
+  passthrough: z.boolean().default(false),
+  failures: failures.default(FAILURE_DEFAULTS),
 });
 
 const tls = z
@@ -87,50 +126,88 @@ const route = z.strictObject({
 
 const defaultRoutes = [{ domains: ['*'], nextHop: 'mx', tls: 'may' as const }];
 
-export const configSchema = z.strictObject({
-  hostname: z
-    .string()
-    .min(1)
-    .refine((h) => isIP(h) === 0 && /^[A-Za-z0-9.-]+$/.test(h), { message: 'expected a host name' })
-    .default(() => osHostname()),
-  stateDir: z.string().min(1).default('./state'),
-  listeners: z
-    .array(listener)
-    .min(1)
-    .default([{ name: 'mta', mode: 'mta', host: '0.0.0.0', port: 25, proxyProtocol: false }])
-    .superRefine((ls, ctx) => {
-      const seen = new Set<string>();
-      ls.forEach((l, i) => {
-        if (seen.has(l.name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [i, 'name'],
-            message: `duplicate listener name "${l.name}"`,
-          });
-        }
-        seen.add(l.name);
-      });
+export const configSchema = z
+  .strictObject({
+    hostname: z
+      .string()
+      .min(1)
+      .refine((h) => isIP(h) === 0 && /^[A-Za-z0-9.-]+$/.test(h), {
+        message: 'expected a host name',
+      })
+      .default(() => osHostname()),
+    stateDir: z.string().min(1).default('./state'),
+    listeners: z
+      .array(listener)
+      .min(1)
+      .default([
+        { name: 'mta', mode: 'mta', host: '0.0.0.0', port: 25, auth: false, proxyProtocol: false },
+      ])
+      .superRefine((ls, ctx) => {
+        const seen = new Set<string>();
+        ls.forEach((l, i) => {
+          if (seen.has(l.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'name'],
+              message: `duplicate listener name "${l.name}"`,
+            });
+          }
+          seen.add(l.name);
+        });
+      }),
+    tls: tls.default({ minVersion: 'TLSv1.2' }),
+    relay: relay.default({
+      acceptDomains: [],
+      allowedNetworks: ['127.0.0.0/8', '::1/128'],
+      maxMessageSize: 52_428_800,
+      maxRecipients: 1000,
     }),
-  tls: tls.default({ minVersion: 'TLSv1.2' }),
-  relay: relay.default({
-    acceptDomains: [],
-    allowedNetworks: ['127.0.0.0/8', '::1/128'],
-    maxMessageSize: 52_428_800,
-    maxRecipients: 1000,
-  }),
-  auth: notYet('authentication (auth)'),
-  routes: z.array(route).default(defaultRoutes),
-  metrics: z
-    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })
-    .default({ host: '127.0.0.1', port: 9464 }),
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    })
-    .default({ level: 'info' }),
-});
+    auth: auth.optional(),
+    routes: z.array(route).default(defaultRoutes),
+    metrics: z
+      .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })
+      .default({ host: '127.0.0.1', port: 9464 }),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      })
+      .default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    const backend = c.auth?.usersFile !== undefined || c.auth?.passthrough === true;
+    c.listeners.forEach((l, i) => {
+      if (l.auth && !backend) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', i, 'auth'],
+          message: `listener "${l.name}" offers AUTH: set auth.usersFile or auth.passthrough`,
+        });
+      }
+    });
+    if (c.auth?.passthrough && c.auth.usersFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth'],
+        message: 'usersFile and passthrough exclude each other: choose one',
+      });
+    }
+    if (
+      c.auth?.passthrough &&
+      !c.routes.some((r) => r.domains.includes('*') && r.nextHop !== 'mx')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'passthrough'],
+        message:
+          'passthrough checks credentials with the next hop of the "*" route: give that route a host, not mx',
+      });
+    }
+  });
 
 /** The validated configuration, defaults filled in. */
 export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = Config['listeners'][number];
 export type RouteConfig = Config['routes'][number];
+export type AuthConfig = NonNullable<Config['auth']>;

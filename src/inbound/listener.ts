@@ -16,8 +16,12 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { tlsVersionLabel } from '../telemetry/metrics.js';
 import type { TlsFacts } from '../outbound/tls-facts.js';
 import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Grant } from '../auth/passthrough.js';
+import { authHandler } from './auth-handler.js';
 import type { NetworkSet } from './networks.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
+import { disabledCommands, mayStartMail } from './session-policy.js';
 
 export interface ListenerDeps {
   readonly relay: RelayDeps;
@@ -28,6 +32,8 @@ export interface ListenerDeps {
   readonly maxMessageSize: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Present when the config has an auth section; required by listeners that offer AUTH. */
+  readonly authenticator?: Authenticator<Grant>;
 }
 
 export interface Listener {
@@ -41,12 +47,6 @@ interface SessionState {
   readonly relay: RelaySession;
   tls: TlsFacts | undefined;
 }
-
-/**
- * Commands no listener offers: AUTH arrives with the submission issue and is then allowed only
- * after TLS (RFC 4954 §4); WIZ, SHELL and KILL are smtp-server's sendmail jokes.
- */
-const DISABLED = ['AUTH', 'WIZ', 'SHELL', 'KILL'];
 
 /** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command. */
 const IDLE_TIMEOUT_MS = 300_000;
@@ -65,13 +65,28 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   const facts = (session: SMTPServerSession) =>
     inboundFacts(config.name, session, states.get(session)?.tls);
 
+  const authenticator = config.auth ? deps.authenticator : undefined;
+  if (config.auth && !authenticator)
+    throw new Error(`listener ${config.name} offers AUTH without a users file`);
+
   const options: SMTPServerOptions = {
     ...serverTlsOptions(deps.minVersion, deps.credentials),
+    // RFC 8314 §3: port 465 speaks TLS from the first byte.
+    secure: config.mode === 'submissions',
     name: deps.hostname,
     banner: 'starttls-relay',
     size: deps.maxMessageSize,
+    // Authentication is enforced at MAIL (mayStartMail), where the reply can say why.
     authOptional: true,
-    disabledCommands: DISABLED,
+    authMethods: ['PLAIN', 'LOGIN'],
+    disabledCommands: disabledCommands(config, false),
+    ...(authenticator
+      ? {
+          onAuth: authHandler(authenticator, config.name, log, deps.metrics, (session, grant) =>
+            stateOf(session).relay.adopt(grant.nextHop, grant.hop),
+          ),
+        }
+      : {}),
     disableReverseLookup: true,
     socketTimeout: IDLE_TIMEOUT_MS,
     logger: false,
@@ -80,21 +95,31 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       deps.metrics.inboundConnections.inc({ listener: config.name });
       deps.metrics.activeSessions.inc({ listener: config.name });
       stateOf(session);
+      session.disabledCommands = disabledCommands(config, session.secure);
       callback();
     },
 
     onSecure(socket, session, callback) {
       stateOf(session).tls = inboundTlsFacts(socket as TLSSocket);
+      session.disabledCommands = disabledCommands(config, true);
       callback();
     },
 
     onMailFrom(address, session, callback) {
+      const refusal = mayStartMail(config, {
+        secure: session.secure,
+        authenticated: Boolean(session.user),
+      });
+      if (refusal) {
+        callback(toServerError(refusal));
+        return;
+      }
       stateOf(session).relay.mail(address.address, address.args, facts(session));
       callback();
     },
 
     onRcptTo(address, session, callback) {
-      const client = { address: session.remoteAddress, authenticated: false };
+      const client = { address: session.remoteAddress, authenticated: Boolean(session.user) };
       stateOf(session)
         .relay.rcpt(address.address, client)
         .then(

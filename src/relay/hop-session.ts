@@ -5,7 +5,7 @@
  */
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError, type HopConnection } from '../outbound/hop-connection.js';
-import type { HopFacts, OpenResult } from '../outbound/open-hop.js';
+import type { HopFacts, OpenedHop, OpenResult } from '../outbound/open-hop.js';
 import type { NextHop } from '../routing/next-hop.js';
 import type { Reply } from '../smtp/reply.js';
 import type { TransactionRecord } from './record.js';
@@ -22,6 +22,8 @@ export class HopSessionCache {
   #current: HopSession | undefined;
   /** The client session ended: nothing may be opened for it any more. */
   #closed = false;
+  /** An adopted, authenticated session's key: never reopened without the client's AUTH. */
+  #pinned: string | undefined;
 
   constructor(
     private readonly open: (nextHop: NextHop) => Promise<OpenResult>,
@@ -35,6 +37,7 @@ export class HopSessionCache {
       this.#stamp(record, current);
       return current;
     }
+    if (this.#pinned === nextHop.key) return undefined;
     if (current) this.#quit(current);
     const opened = await this.open(nextHop);
     if (this.#closed) {
@@ -54,6 +57,24 @@ export class HopSessionCache {
     this.#current = session;
     this.#stamp(record, session);
     return session;
+  }
+
+  /**
+   * Takes over a session opened elsewhere (AUTH passthrough authenticated the client there): it
+   * becomes the current session, and is never replaced by a new connection for its next hop.
+   */
+  adopt(nextHop: NextHop, opened: OpenedHop): void {
+    if (this.#current) this.#quit(this.#current);
+    if (this.#closed) {
+      opened.connection.end();
+      return;
+    }
+    const session: HopSession = { nextHop, ...opened, dirty: false };
+    session.connection.on('end', () => {
+      if (this.#current === session) this.#current = undefined;
+    });
+    this.#current = session;
+    this.#pinned = nextHop.key;
   }
 
   /** RSET a transaction left open by an abandoned client transaction (RFC 5321 §4.1.1.5). */

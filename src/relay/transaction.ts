@@ -10,7 +10,7 @@ import type { ClientIdentity, RelayPolicy } from '../inbound/relay-authorization
 import { acceptRecipient } from '../inbound/relay-authorization.js';
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError } from '../outbound/hop-connection.js';
-import type { OpenResult } from '../outbound/open-hop.js';
+import type { OpenedHop, OpenResult } from '../outbound/open-hop.js';
 import type { NextHop, NextHopResult } from '../routing/next-hop.js';
 import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
@@ -61,9 +61,17 @@ export class RelaySession {
   #count = 0;
   /** A DATA transfer in flight: the session's end waits for it, the hop may still answer. */
   #transfer: Promise<unknown> | undefined;
+  /** After AUTH passthrough, every recipient goes to the hop that authenticated the client. */
+  #pinned: NextHop | undefined;
 
   constructor(private readonly deps: RelayDeps) {
     this.#hops = new HopSessionCache(deps.openHop, deps.deadlines);
+  }
+
+  /** AUTH passthrough succeeded on `opened`: this client's mail goes there and nowhere else. */
+  adopt(nextHop: NextHop, opened: OpenedHop): void {
+    this.#pinned = nextHop;
+    this.#hops.adopt(nextHop, opened);
   }
 
   /** MAIL: accepted locally (nothing is known about the next hop yet); it goes out at first RCPT. */
@@ -119,7 +127,9 @@ export class RelaySession {
     const verdict = acceptRecipient(this.deps.policy, client, to);
     if (!verdict.ok) return relay(verdict.reply);
     if (tx.doomed) return relay(replies.nextHopLost);
-    const route = await this.deps.resolveNextHop(verdict.domain);
+    const route = this.#pinned
+      ? ({ ok: true, nextHop: this.#pinned } as const)
+      : await this.deps.resolveNextHop(verdict.domain);
     if (!route.ok) return relay(route.reply);
     const nextHop = route.nextHop;
     if (tx.hop && tx.hop.nextHop.key !== nextHop.key) return relay(replies.otherNextHop);

@@ -69,6 +69,20 @@ export class Router {
     }
   }
 
+  /** The static next hop of the `*` route, which AUTH passthrough authenticates against. */
+  catchAllHop(): NextHop | undefined {
+    const route = this.routes.find((r) => r.domains.includes('*'));
+    const target = route && route.nextHop !== 'mx' ? parseHostPort(route.nextHop) : undefined;
+    if (!route || !target) return undefined;
+    return {
+      domain: '*',
+      source: 'route',
+      hosts: [{ name: target.host, port: target.port, preference: null }],
+      tls: route.tls,
+      key: `route:${target.host}:${target.port}:${route.tls}`,
+    };
+  }
+
   /** `domain` is already in A-label form (see asciiDomain). */
   async resolveNextHop(domain: string): Promise<NextHopResult> {
     const route = this.routes.find((r) => r.domains.some((p) => domainMatches(p, domain)));

@@ -28,6 +28,18 @@ export const replies = {
   /** RFC 5321 §4.5.3.1.10: too many recipients is 452, and the client sends the rest later. */
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   noRecipients: reply(503, '5.5.1', 'No valid recipients'),
+  /** RFC 3207 §4: a listener that requires TLS refuses MAIL in clear (the session stays open). */
+  startTlsFirst: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
+  /** RFC 4954 §6: submission needs an authenticated client. */
+  authRequired: reply(530, '5.7.0', 'Authentication required'),
+  /** RFC 4954 §6: the same reply for an unknown user and a wrong password. */
+  authInvalid: reply(535, '5.7.8', 'Authentication credentials invalid'),
+  /** RFC 4954 §4: AUTH is not permitted during a mail transaction. */
+  authInTransaction: reply(503, '5.5.1', 'MAIL transaction in progress'),
+  /** RFC 4954 §6: 454 4.7.0, temporary authentication failure. */
+  authThrottled: reply(454, '4.7.0', 'Too many authentication failures, try again later'),
+  authThrottledClose: reply(421, '4.7.0', 'Too many authentication failures, closing connection'),
+  authUnavailable: reply(454, '4.7.0', 'Temporary authentication failure'),
   shuttingDown: reply(421, '4.3.2', 'Relay shutting down, try again later'),
   internalError: reply(451, '4.3.0', 'Local error in processing, try again later'),
   badAddress: reply(501, '5.1.3', 'Bad recipient address syntax'),

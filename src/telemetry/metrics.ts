@@ -110,6 +110,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly authAttempts = new Counter({
+    name: `${PREFIX}auth_attempts_total`,
+    help: 'AUTH attempts (always after TLS), by listener, mechanism (PLAIN, LOGIN, other) and outcome: success, failure (bad credentials), throttled (failure budget exhausted), refused (inside a transaction), error.',
+    labelNames: ['listener', 'mechanism', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly certificateExpiry = new Gauge({
     name: `${PREFIX}certificate_expiry_timestamp_seconds`,
     help: 'Expiry (notAfter) of the served certificate, as a Unix timestamp, by source (configured or generated).',

@@ -5,15 +5,20 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { parseHash, verifyPassword } from '../../src/auth/password-hash.js';
 import { SmtpDialogue } from '../support/smtp-client.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
       cwd: ROOT,
     });
+    child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -49,6 +54,24 @@ void t.test(
     t.match(unknown.stderr, /unknown command: frobnicate/);
   },
 );
+
+void t.test('hash-password prints a users-file hash of the password on stdin', async (t) => {
+  const r = await run(['hash-password'], 'correct horse\n');
+  t.equal(r.code, 0);
+  const hash = parseHash(r.stdout.trim());
+  t.ok(hash, 'a hash the users file accepts');
+  if (hash) {
+    t.equal(
+      await verifyPassword('correct horse', hash),
+      true,
+      'of the password without its line end',
+    );
+    t.equal(await verifyPassword('correct horse\n', hash), false);
+  }
+  const empty = await run(['hash-password'], '');
+  t.equal(empty.code, 1);
+  t.equal(empty.stderr, 'hash-password: empty password on stdin\n');
+});
 
 void t.test('serve answers SMTP and HTTP, then exits 0 on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-'));

@@ -16,6 +16,8 @@ export interface ReceivedMessage {
   readonly body: Buffer;
   readonly tlsProtocol: string | null;
   readonly helo: string;
+  /** The user the hop authenticated for this message, if any. */
+  readonly user: string | null;
 }
 
 export interface NextHopBehaviour {
@@ -32,6 +34,8 @@ export interface NextHopBehaviour {
   readonly dataReply?: { readonly code: number; readonly message: string | string[] };
   /** Destroy the connection after this many body bytes. */
   readonly dieAfterBytes?: number;
+  /** AUTH PLAIN/LOGIN against these users (after TLS); MAIL then requires authentication. */
+  readonly users?: Readonly<Record<string, string>>;
   /** Extra smtp-server options (size, hide8BITMIME, hideSMTPUTF8…). */
   readonly options?: Partial<SMTPServerOptions>;
 }
@@ -69,8 +73,21 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
     ...tlsOptions,
     name: 'next-hop.test',
     logger: false,
-    authOptional: true,
-    disabledCommands: behaviour.tls.kind === 'none' ? ['AUTH', 'STARTTLS'] : ['AUTH'],
+    authOptional: behaviour.users === undefined,
+    disabledCommands: [
+      ...(behaviour.tls.kind === 'none' ? ['STARTTLS'] : []),
+      ...(behaviour.users ? [] : ['AUTH']),
+    ],
+    onAuth(auth, _session, cb) {
+      const users = behaviour.users ?? {};
+      if (auth.username !== undefined && users[auth.username] === auth.password)
+        return cb(null, { user: auth.username });
+      const err = new Error('5.7.8 Error: authentication failed: bad credentials') as Error & {
+        responseCode: number;
+      };
+      err.responseCode = 535;
+      cb(err);
+    },
     disableReverseLookup: true,
     onConnect(_session, cb) {
       connections += 1;
@@ -111,6 +128,7 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
           body: Buffer.concat(chunks),
           tlsProtocol: tlsState.get(session) ?? null,
           helo: session.hostNameAppearsAs,
+          user: typeof session.user === 'string' ? session.user : null,
         });
         const r = behaviour.dataReply;
         if (!r) return cb(null, `2.0.0 Ok: queued as Q${messages.length}`);

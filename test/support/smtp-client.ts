@@ -27,6 +27,16 @@ export class SmtpDialogue {
     return new SmtpDialogue(socket);
   }
 
+  /** Implicit TLS from the first byte (RFC 8314, port 465). */
+  static async connectTls(port: number, host = '127.0.0.1'): Promise<SmtpDialogue> {
+    const socket = tlsConnect({ port, host, rejectUnauthorized: false, servername: 'relay.test' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return new SmtpDialogue(socket);
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

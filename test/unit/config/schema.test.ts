@@ -72,11 +72,8 @@ void t.test('every error is reported at once, each with what was expected', (t) 
 });
 
 void t.test('keys and values of features not built yet are refused, never ignored', (t) => {
-  t.same(errorsOf({ auth: { usersFile: './users' } }), [
-    'auth: authentication (auth) is not supported by this version',
-  ]);
-  t.same(errorsOf({ listeners: [{ name: 's', mode: 'submission', port: 587 }] }), [
-    'listeners[0].mode: listener modes submission and submissions are not supported by this version',
+  t.same(errorsOf({ auth: { usersFile: './users', passthrough: true } }), [
+    'auth.passthrough: AUTH passthrough is not supported by this version',
   ]);
   t.same(errorsOf({ listeners: [{ name: 'p', proxyProtocol: true }] }), [
     'listeners[0].proxyProtocol: the PROXY protocol is not supported by this version',
@@ -91,12 +88,16 @@ void t.test('keys and values of features not built yet are refused, never ignore
 void t.test('relative paths resolve against the config file directory', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
   const file = join(dir, 'relay.yaml');
-  await writeFile(file, 'stateDir: ./st\ntls:\n  cert: c.pem\n  key: k.pem\n');
+  await writeFile(
+    file,
+    'stateDir: ./st\ntls:\n  cert: c.pem\n  key: k.pem\nauth:\n  usersFile: users.txt\n',
+  );
   const r = await loadConfigFile(file);
   if (!r.ok) throw new Error(r.errors.join('\n'));
   t.equal(r.config.stateDir, join(dir, 'st'));
   t.equal(r.config.tls.cert, join(dir, 'c.pem'));
   t.equal(r.config.tls.key, join(dir, 'k.pem'));
+  t.equal(r.config.auth?.usersFile, join(dir, 'users.txt'));
 });
 
 void t.test('YAML syntax errors and duplicate keys carry their position', async (t) => {
@@ -109,3 +110,54 @@ void t.test('YAML syntax errors and duplicate keys carry their position', async 
   const missing = await loadConfigFile(join(dir, 'absent.yaml'));
   t.match(missing.ok ? [] : missing.errors, [/absent\.yaml: cannot read: ENOENT/]);
 });
+
+void t.test(
+  'listener modes: default ports, AUTH required on submission, a users file for AUTH',
+  (t) => {
+    const r = validateConfig(
+      {
+        listeners: [
+          { name: 'mta' },
+          { name: 'sub', mode: 'submission' },
+          { name: 'subs', mode: 'submissions' },
+          { name: 'mta-auth', mode: 'mta', port: 2525, auth: true },
+        ],
+        auth: { usersFile: 'users.txt' },
+      },
+      '/etc/relay',
+    );
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    t.same(
+      r.config.listeners.map((l) => [l.name, l.port, l.auth]),
+      [
+        ['mta', 25, false],
+        ['sub', 587, true],
+        ['subs', 465, true],
+        ['mta-auth', 2525, true],
+      ],
+    );
+    t.match(r.config.auth, {
+      usersFile: 'users.txt',
+      passthrough: false,
+      failures: { perAddress: 10, perUser: 5, windowSeconds: 900, whenExhausted: 'refuse' },
+    });
+    t.same(
+      errorsOf({
+        listeners: [{ name: 'sub', mode: 'submission', auth: false }],
+        auth: { usersFile: 'u' },
+      }),
+      ['listeners[0].auth: submission listeners always require authentication (auth: true)'],
+    );
+    t.same(errorsOf({ listeners: [{ name: 'sub', mode: 'submission' }] }), [
+      'listeners[0].auth: listener "sub" offers AUTH: set auth.usersFile',
+    ]);
+    t.same(
+      errorsOf({ auth: { usersFile: 'u', failures: { whenExhausted: 'explode', perUser: 0 } } }),
+      [
+        'auth.failures.perUser: Too small: expected number to be >=1',
+        'auth.failures.whenExhausted: Invalid option: expected one of "refuse"|"disconnect"',
+      ],
+    );
+    t.end();
+  },
+);
