@@ -15,6 +15,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { tlsVersionLabel } from '../telemetry/metrics.js';
 import type { TlsFacts } from '../outbound/tls-facts.js';
+import { forwardSecret, handshakeFailure } from '../tls/census.js';
 import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Grant } from '../auth/passthrough.js';
@@ -100,7 +101,13 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     },
 
     onSecure(socket, session, callback) {
-      stateOf(session).tls = inboundTlsFacts(socket as TLSSocket);
+      const tls = inboundTlsFacts(socket as TLSSocket);
+      stateOf(session).tls = tls;
+      deps.metrics.inboundTlsHandshakes.inc({
+        listener: config.name,
+        tls_version: tlsVersionLabel(tls.protocol),
+        forward_secrecy: String(forwardSecret(tls.protocol, tls.cipher)),
+      });
       session.disabledCommands = disabledCommands(config, true);
       callback();
     },
@@ -167,7 +174,10 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       const key = (err as { socket?: object }).socket ?? err;
       if (!failedSockets.has(key)) {
         failedSockets.add(key);
-        deps.metrics.inboundTlsFailures.inc({ listener: config.name });
+        deps.metrics.inboundTlsFailures.inc({
+          listener: config.name,
+          reason: handshakeFailure(err),
+        });
       }
     }
     log.debug(

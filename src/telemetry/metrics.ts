@@ -49,8 +49,15 @@ export class Metrics {
 
   readonly inboundTlsFailures = new Counter({
     name: `${PREFIX}inbound_tls_handshake_failures_total`,
-    help: 'Inbound TLS handshakes that failed, by listener.',
-    labelNames: ['listener'] as const,
+    help: 'Inbound TLS handshakes that failed, by listener and reason: protocol_version (the client offered only versions we refuse), no_shared_cipher (only suites we refuse), other. The clients a stricter policy locks out.',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundTlsHandshakes = new Counter({
+    name: `${PREFIX}inbound_tls_handshakes_total`,
+    help: 'Inbound TLS handshakes completed, by listener, negotiated protocol and whether the suite has forward secrecy: the TLS census.',
+    labelNames: ['listener', 'tls_version', 'forward_secrecy'] as const,
     registers: [this.registry],
   });
 
@@ -114,6 +121,13 @@ export class Metrics {
     name: `${PREFIX}auth_attempts_total`,
     help: 'AUTH attempts (always after TLS), by listener, mechanism (PLAIN, LOGIN, other) and outcome: success, failure (bad credentials), throttled (failure budget exhausted), refused (inside a transaction), error.',
     labelNames: ['listener', 'mechanism', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly certificateReloads = new Counter({
+    name: `${PREFIX}certificate_reloads_total`,
+    help: 'Reloads of the served certificate (file change or SIGHUP), by result: success, failure (the previous certificate stays).',
+    labelNames: ['result'] as const,
     registers: [this.registry],
   });
 

@@ -174,12 +174,19 @@ if (openssl !== undefined) {
     // The relay is unharmed and counted each refusal.
     const after = await handshake(relay.port, ['-tls1_3']);
     t.equal(after.protocol, 'TLSv1.3', 'a modern client still gets in');
+    // The census says why: old protocol versions, and suites without forward secrecy or AEAD.
+    const metrics = await relay.metricsText();
     t.match(
-      await relay.metricsText(),
-      new RegExp(
-        `^starttls_relay_inbound_tls_handshake_failures_total\\{listener="mta"\\} ${refusals.length}$`,
-        'm',
-      ),
+      metrics,
+      /^starttls_relay_inbound_tls_handshake_failures_total\{listener="mta",reason="protocol_version"\} 2$/m,
+    );
+    t.match(
+      metrics,
+      /^starttls_relay_inbound_tls_handshake_failures_total\{listener="mta",reason="no_shared_cipher"\} 2$/m,
+    );
+    t.match(
+      metrics,
+      /^starttls_relay_inbound_tls_handshakes_total\{listener="mta",tls_version="TLSv1.3",forward_secrecy="true"\} \d+$/m,
     );
   });
 
