@@ -27,6 +27,10 @@ const domainName = z
 
 const port = z.number().int().min(0).max(65535);
 
+const cidr = z.string().refine((c) => parseCidr(c) !== undefined, {
+  message: 'expected an IPv4 or IPv6 address or CIDR block such as 10.0.0.0/8 or fd00::/8',
+});
+
 /** RFC 5321 §4.5.4 (25), RFC 6409 §3.1 (587), RFC 8314 §3.3 (465). */
 const DEFAULT_PORTS = { mta: 25, submission: 587, submissions: 465 } as const;
 
@@ -38,10 +42,9 @@ const listener = z
     port: port.optional(),
     /** Offer AUTH (after TLS only). Required on submission listeners, optional on mta. */
     auth: z.boolean().optional(),
-    proxyProtocol: z
-      .boolean()
-      .default(false)
-      .refine((p) => !p, { message: 'the PROXY protocol is not supported by this version' }),
+    /** Read a PROXY v1/v2 header first, from the load balancers in proxyFrom only. */
+    proxyProtocol: z.boolean().default(false),
+    proxyFrom: z.array(cidr).default([]),
   })
   .transform((l) => ({
     ...l,
@@ -51,6 +54,11 @@ const listener = z
   .refine((l) => l.auth || l.mode === 'mta', {
     message: 'submission listeners always require authentication (auth: true)',
     path: ['auth'],
+  })
+  .refine((l) => !l.proxyProtocol || l.proxyFrom.length > 0, {
+    message:
+      'proxyProtocol needs proxyFrom: the load balancer addresses allowed to send the header',
+    path: ['proxyFrom'],
   });
 
 const failures = z.strictObject({
@@ -95,13 +103,7 @@ const tls = z
 
 const relay = z.strictObject({
   acceptDomains: z.array(domainName).default([]),
-  allowedNetworks: z
-    .array(
-      z.string().refine((c) => parseCidr(c) !== undefined, {
-        message: 'expected an IPv4 or IPv6 address or CIDR block such as 10.0.0.0/8 or fd00::/8',
-      }),
-    )
-    .default(['127.0.0.0/8', '::1/128']),
+  allowedNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
   maxMessageSize: z.number().int().min(1024).default(52_428_800),
   maxRecipients: z.number().int().min(1).max(100_000).default(1000),
 });
@@ -140,7 +142,15 @@ export const configSchema = z
       .array(listener)
       .min(1)
       .default([
-        { name: 'mta', mode: 'mta', host: '0.0.0.0', port: 25, auth: false, proxyProtocol: false },
+        {
+          name: 'mta',
+          mode: 'mta',
+          host: '0.0.0.0',
+          port: 25,
+          auth: false,
+          proxyProtocol: false,
+          proxyFrom: [],
+        },
       ])
       .superRefine((ls, ctx) => {
         const seen = new Set<string>();

@@ -20,7 +20,8 @@ import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Grant } from '../auth/passthrough.js';
 import { authHandler } from './auth-handler.js';
-import type { NetworkSet } from './networks.js';
+import { NetworkSet } from './networks.js';
+import { acceptProxyProtocol } from './proxy-protocol.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
 import { disabledCommands, mayStartMail } from './session-policy.js';
 
@@ -166,6 +167,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   };
 
   const server = new SMTPServer(options);
+  if (config.proxyProtocol) acceptProxyProtocol(server, new NetworkSet(config.proxyFrom));
   // smtp-server reports one failed handshake on several events: count each socket once.
   const failedSockets = new WeakSet<object>();
   server.on('error', (err: Error & { code?: string; remote?: string }) => {

@@ -73,10 +73,11 @@ void t.test('every error is reported at once, each with what was expected', (t) 
 
 void t.test('keys and values of features not built yet are refused, never ignored', (t) => {
   t.same(errorsOf({ auth: { usersFile: './users', passthrough: true } }), [
-    'auth.passthrough: AUTH passthrough is not supported by this version',
+    'auth: usersFile and passthrough exclude each other: choose one',
+    'auth.passthrough: passthrough checks credentials with the next hop of the "*" route: give that route a host, not mx',
   ]);
   t.same(errorsOf({ listeners: [{ name: 'p', proxyProtocol: true }] }), [
-    'listeners[0].proxyProtocol: the PROXY protocol is not supported by this version',
+    'listeners[0].proxyFrom: proxyProtocol needs proxyFrom: the load balancer addresses allowed to send the header',
   ]);
   t.same(errorsOf({ routes: [{ domains: ['*'], nextHop: 'mx', tls: 'verify', mtaSts: true }] }), [
     'routes[0].tls: route TLS levels encrypt and verify are not supported by this version (none | may)',
