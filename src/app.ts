@@ -16,6 +16,7 @@ import { startMetricsServer, type MetricsServer } from './telemetry/http.js';
 import { Metrics } from './telemetry/metrics.js';
 import { transactionSink } from './telemetry/transaction-sink.js';
 import { generatedCredentials, loadCredentials, type Credentials } from './tls/certificate.js';
+import { CertificateReloader, unusable, type CertificateSource } from './tls/reloader.js';
 
 /** Seams for tests and embedding: all optional, production uses the defaults. */
 export interface RelayOverrides {
@@ -28,6 +29,8 @@ export interface RelayOverrides {
   readonly logDestination?: DestinationStream;
   readonly processMetrics?: boolean;
   readonly metricsServer?: boolean;
+  /** How often the configured certificate files are checked for changes. */
+  readonly certificatePollMs?: number;
   /** How often the users file is checked for changes. */
   readonly usersFilePollMs?: number;
 }
@@ -37,7 +40,15 @@ export interface RunningRelay {
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | undefined;
   readonly logger: Logger;
+  /** The certificate served now. */
   readonly credentials: Credentials;
+  /** SIGHUP: load the certificate again; a bad pair is refused and the current one stays. */
+  reloadCertificate(): Promise<boolean>;
+  /**
+   * SIGTERM: stop accepting, let open transactions finish (new MAIL gets 421 4.3.2) for at most
+   * `deadlineMs`, then close what is left.
+   */
+  drain(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,22 +58,27 @@ export async function startRelay(
 ): Promise<RunningRelay> {
   const logger = createLogger(config.log.level, overrides.logDestination);
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
-  const credentials =
+  const certificateSource: CertificateSource =
     config.tls.cert !== undefined && config.tls.key !== undefined
-      ? await loadCredentials(config.tls.cert, config.tls.key)
-      : await generatedCredentials(config.stateDir, config.hostname);
-  logger.info(
-    {
-      source: credentials.source,
-      subject: credentials.subject,
-      notAfter: credentials.notAfter.toISOString(),
-    },
-    'certificate',
-  );
-  metrics.certificateExpiry.set(
-    { source: credentials.source === 'configured' ? 'configured' : 'generated' },
-    Math.floor(credentials.notAfter.getTime() / 1000),
-  );
+      ? { kind: 'files', cert: config.tls.cert, key: config.tls.key }
+      : { kind: 'generated', stateDir: config.stateDir, hostname: config.hostname };
+  const credentials =
+    certificateSource.kind === 'files'
+      ? await loadCredentials(certificateSource.cert, certificateSource.key)
+      : await generatedCredentials(certificateSource.stateDir, certificateSource.hostname);
+  const problem = unusable(credentials);
+  if (problem) throw new Error(`the served certificate cannot be used: ${problem}`);
+  const announce = (c: Credentials): void => {
+    logger.info(
+      { source: c.source, subject: c.subject, notAfter: c.notAfter.toISOString() },
+      'certificate',
+    );
+    metrics.certificateExpiry.set(
+      { source: c.source === 'configured' ? 'configured' : 'generated' },
+      Math.floor(c.notAfter.getTime() / 1000),
+    );
+  };
+  announce(credentials);
 
   const resolver = overrides.resolver ?? new dns.Resolver({ timeout: 5000, tries: 2 });
   const router = new Router(config.routes, {
@@ -137,15 +153,29 @@ export async function startRelay(
     throw err;
   }
 
+  const reloader = new CertificateReloader(certificateSource, credentials, {
+    applied(next) {
+      for (const l of listeners.values()) l.useCertificate(next);
+      metrics.certificateReloads.inc({ result: 'success' });
+      announce(next);
+    },
+    failed(error) {
+      metrics.certificateReloads.inc({ result: 'failure' });
+      logger.error({ error }, 'certificate not reloaded, the current one stays');
+    },
+  });
+  reloader.watch(overrides.certificatePollMs);
+
+  let draining = false;
+  // Ready: every listener bound, not draining, and the served certificate still valid.
+  const ready = (): boolean =>
+    !draining &&
+    listeners.size === config.listeners.length &&
+    reloader.current.notAfter.getTime() > Date.now();
   const metricsServer =
     overrides.metricsServer === false
       ? undefined
-      : await startMetricsServer(
-          metrics,
-          config.metrics.host,
-          config.metrics.port,
-          () => listeners.size === config.listeners.length,
-        );
+      : await startMetricsServer(metrics, config.metrics.host, config.metrics.port, ready);
 
   if (metricsServer) {
     logger.info({ host: config.metrics.host, port: metricsServer.port }, 'metrics listening');
@@ -156,8 +186,21 @@ export async function startRelay(
     metrics,
     metricsServer,
     logger,
-    credentials,
+    get credentials() {
+      return reloader.current;
+    },
+    reloadCertificate: () => reloader.reload(),
+    async drain(deadlineMs) {
+      draining = true;
+      for (const l of listeners.values()) l.drain();
+      const open = (): number => [...listeners.values()].reduce((n, l) => n + l.sessions, 0);
+      logger.info({ sessions: open(), deadlineMs }, 'draining');
+      const until = Date.now() + deadlineMs;
+      while (open() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      if (open() > 0) logger.warn({ sessions: open() }, 'drain deadline reached, closing the rest');
+    },
     async close() {
+      reloader.close();
       users?.close();
       await closeAll();
       await metricsServer?.close();

@@ -65,11 +65,19 @@ async function main(argv: string[]): Promise<number> {
         reportErrors(values.config ?? 'embedded default config', result.errors);
         return 1;
       }
-      const relay = await startRelay(result.config);
+      const config = result.config;
+      const relay = await startRelay(config);
+      process.on('SIGHUP', () => {
+        relay.logger.info({ signal: 'SIGHUP' }, 'reloading the certificate');
+        void relay.reloadCertificate();
+      });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
-          relay.logger.info({ signal }, 'stopping');
-          relay.close().then(resolve, resolve);
+          relay.logger.info({ signal, drainSeconds: config.shutdown.drainSeconds }, 'stopping');
+          relay
+            .drain(config.shutdown.drainSeconds * 1000)
+            .then(() => relay.close())
+            .then(resolve, resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

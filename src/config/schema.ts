@@ -173,6 +173,12 @@ export const configSchema = z
       maxRecipients: 1000,
     }),
     auth: auth.optional(),
+    shutdown: z
+      .strictObject({
+        /** On SIGTERM: how long open sessions may finish their transactions before a forced close. */
+        drainSeconds: z.number().int().min(0).max(3600).default(30),
+      })
+      .default({ drainSeconds: 30 }),
     routes: z.array(route).default(defaultRoutes),
     metrics: z
       .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })

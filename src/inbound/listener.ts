@@ -42,6 +42,13 @@ export interface Listener {
   readonly name: string;
   readonly port: number;
   readonly server: SMTPServer;
+  /** Sessions still open. */
+  readonly sessions: number;
+  /** Serve a new certificate to every new handshake; live sessions keep theirs. */
+  useCertificate(credentials: { readonly key: string; readonly cert: string }): void;
+  /** Stop accepting connections; MAIL from open sessions gets 421 4.3.2 (RFC 5321 §3.8). */
+  drain(): void;
+  /** Closes what is left: open sessions get smtp-server's 421 and are disconnected. */
   close(): Promise<void>;
 }
 
@@ -68,6 +75,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     inboundFacts(config.name, session, states.get(session)?.tls);
 
   const authenticator = config.auth ? deps.authenticator : undefined;
+  let draining = false;
   if (config.auth && !authenticator)
     throw new Error(`listener ${config.name} offers AUTH without a users file`);
 
@@ -114,6 +122,10 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     },
 
     onMailFrom(address, session, callback) {
+      if (draining) {
+        callback(toServerError(replies.shuttingDown));
+        return;
+      }
       const refusal = mayStartMail(config, {
         secure: session.secure,
         authenticated: Boolean(session.user),
@@ -197,10 +209,31 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   });
   const port = (server.server.address() as AddressInfo).port;
   log.info({ host: config.host, port, mode: config.mode }, 'listening');
+  let closed: Promise<void> | undefined;
   return {
     name: config.name,
     port,
     server,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    get sessions() {
+      return server.connections.size;
+    },
+    useCertificate(credentials) {
+      server.updateSecureContext({ key: credentials.key, cert: credentials.cert });
+    },
+    drain() {
+      draining = true;
+      server.server.close();
+    },
+    close() {
+      closed ??= new Promise((resolve) => {
+        // A drained listener with no session left has already emitted 'close': nothing waits.
+        if (!server.server.listening && server.connections.size === 0) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+      });
+      return closed;
+    },
   };
 }

@@ -13,7 +13,10 @@ export interface KeyPair {
 
 export interface TestCa extends KeyPair {
   /** A leaf for `names` (DNS names or IP addresses), signed by this CA. */
-  issue(names: readonly string[], opts?: { readonly expired?: boolean }): Promise<KeyPair>;
+  issue(
+    names: readonly string[],
+    opts?: { readonly expired?: boolean; readonly validForMs?: number },
+  ): Promise<KeyPair>;
 }
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -62,7 +65,9 @@ export async function createTestCa(name = 'starttls-relay test CA'): Promise<Tes
         subject: new x509.Name([{ CN: [names[0] ?? 'localhost'] }]),
         issuer: caCert.subjectName,
         notBefore: new Date(start),
-        notAfter: new Date(opts.expired ? now - 86_400_000 : now + 86_400_000),
+        notAfter: new Date(
+          opts.expired ? now - 86_400_000 : Date.now() + (opts.validForMs ?? 86_400_000),
+        ),
         publicKey: leafKeys.publicKey as never,
         signingKey: caKeys.privateKey as never,
         signingAlgorithm: ALG,

@@ -150,7 +150,7 @@ void t.test(
       ['listeners[0].auth: submission listeners always require authentication (auth: true)'],
     );
     t.same(errorsOf({ listeners: [{ name: 'sub', mode: 'submission' }] }), [
-      'listeners[0].auth: listener "sub" offers AUTH: set auth.usersFile',
+      'listeners[0].auth: listener "sub" offers AUTH: set auth.usersFile or auth.passthrough',
     ]);
     t.same(
       errorsOf({ auth: { usersFile: 'u', failures: { whenExhausted: 'explode', perUser: 0 } } }),

@@ -15,7 +15,7 @@ function v2(command: number, famProto: number, addresses: Buffer): Buffer {
 void t.test('v1', (t) => {
   t.same(parseProxyHeader(Buffer.from('PROXY TCP4 203.0.113.9 192.0.2.1 40000 25\r\nEHLO x\r\n')), {
     kind: 'ok',
-    consumed: 44,
+    consumed: 43,
     source: { address: '203.0.113.9', port: 40000 },
   });
   t.match(parseProxyHeader(Buffer.from('PROXY TCP6 2001:db8::9 2001:db8::1 40000 25\r\n')), {
