@@ -88,6 +88,11 @@ export async function startRelay(
   });
   const deadlines = { ...DEFAULT_DEADLINES, ...overrides.deadlines };
   const allowedNetworks = new NetworkSet(config.relay.allowedNetworks);
+  const bareNewlineExempt = new NetworkSet(
+    config.relay.bareNewlineExempt ?? config.relay.allowedNetworks,
+  );
+  const rejectsBareLineEndings = (client: string): boolean =>
+    config.relay.bareNewline === 'reject' && !bareNewlineExempt.contains(client);
   const sink = transactionSink(logger, metrics);
   const users =
     config.auth?.usersFile !== undefined ? await UsersFile.load(config.auth.usersFile) : undefined;
@@ -134,6 +139,7 @@ export async function startRelay(
           deadlines,
           maxMessageSize: config.relay.maxMessageSize,
           maxRecipients: config.relay.maxRecipients,
+          rejectsBareLineEndings,
           sink,
         },
         allowedNetworks,

@@ -106,6 +106,13 @@ const relay = z.strictObject({
   allowedNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
   maxMessageSize: z.number().int().min(1024).default(52_428_800),
   maxRecipients: z.number().int().min(1).max(100_000).default(1000),
+  /**
+   * Bare CR, bare LF or NUL in message content (RFC 5321 §2.3.8, SMTP smuggling): `reject`
+   * answers 550 5.5.2 and relays nothing; `normalize` turns them into CRLF. Clients in
+   * bareNewlineExempt (default: allowedNetworks, often legacy internal senders) are normalised.
+   */
+  bareNewline: z.enum(['reject', 'normalize']).default('reject'),
+  bareNewlineExempt: z.array(cidr).optional(),
 });
 
 const route = z.strictObject({
@@ -171,6 +178,7 @@ export const configSchema = z
       allowedNetworks: ['127.0.0.0/8', '::1/128'],
       maxMessageSize: 52_428_800,
       maxRecipients: 1000,
+      bareNewline: 'reject',
     }),
     auth: auth.optional(),
     shutdown: z

@@ -8,7 +8,7 @@
  * The canary tests in test/unit/outbound/nodemailer-internals.test.ts fail first if they move.
  */
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
@@ -42,7 +42,16 @@ export type DataOutcome =
   | { readonly kind: 'replied'; readonly reply: Reply; readonly bytes: number }
   | { readonly kind: 'refused'; readonly reply: Reply; readonly bytes: number }
   | { readonly kind: 'client-aborted'; readonly bytes: number }
-  | { readonly kind: 'too-big'; readonly bytes: number };
+  | { readonly kind: 'too-big'; readonly bytes: number }
+  /** The content check refused a chunk: nothing from it on was forwarded. */
+  | { readonly kind: 'bad-content'; readonly bytes: number };
+
+/** What the body must satisfy on its way through; checked before a chunk is forwarded. */
+export interface BodyLimits {
+  readonly maxBytes: number;
+  /** Returns false for a chunk that must not reach the next hop. */
+  readonly inspect?: (chunk: Buffer) => boolean;
+}
 
 /** RFC 5321 §4.2.1: only DATA may be answered 3xx; anything else is a hop out of step. */
 type Expect = 'final' | 'intermediate';
@@ -134,7 +143,7 @@ export class HopConnection extends SMTPConnection {
   async data(
     source: Readable,
     prefix: string,
-    maxBytes: number,
+    limits: BodyLimits,
     deadlines: { readonly initiation: number; readonly final: number },
   ): Promise<DataOutcome> {
     // Not one byte may flow before the hop's 354: a chunk emitted with nothing piped is lost.
@@ -167,13 +176,13 @@ export class HopConnection extends SMTPConnection {
       source.resume();
       throw new HopLostError('reply before any data was sent', 'garbled');
     }
-    return this.#stream(source, prefix, maxBytes, deadlines.final);
+    return this.#stream(source, prefix, limits, deadlines.final);
   }
 
   #stream(
     source: Readable,
     prefix: string,
-    maxBytes: number,
+    limits: BodyLimits,
     finalMs: number,
   ): Promise<DataOutcome> {
     const socket = this.#internals._socket;
@@ -191,30 +200,43 @@ export class HopConnection extends SMTPConnection {
     return new Promise<DataOutcome>((resolve, reject) => {
       let settled = false;
       let bytes = 0;
+      // Every chunk is counted and inspected before it may go on: an oversized or refused body
+      // never reaches the hop past the chunk that broke the rule.
+      const guard = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          if (bytes > limits.maxBytes) {
+            done();
+            abandon('too-big');
+          } else if (limits.inspect && !limits.inspect(chunk)) {
+            done();
+            abandon('bad-content');
+          } else {
+            done(null, chunk);
+          }
+        },
+      });
       /** Stops forwarding and lets the client finish sending, so smtp-server can reply. */
       const detach = (): void => {
-        source.unpipe(dotStream);
+        source.unpipe(guard);
+        guard.unpipe(dotStream);
         dotStream.unpipe(socket);
         if (!source.readableEnded) source.resume();
       };
       const finish = (outcome: DataOutcome | Error): void => {
         if (settled) return;
         settled = true;
-        source.removeListener('data', onData);
         source.removeListener('error', onAbort);
         source.removeListener('close', onClose);
         dotStream.unpipe(socket);
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const abandon = (kind: 'client-aborted' | 'too-big'): void => {
+      const abandon = (kind: 'client-aborted' | 'too-big' | 'bad-content'): void => {
+        if (settled) return;
         this.#kill('message abandoned before its end');
         detach();
         finish({ kind, bytes });
-      };
-      const onData = (chunk: Buffer): void => {
-        bytes += chunk.length;
-        if (bytes > maxBytes) abandon('too-big');
       };
       const onAbort = (): void => abandon('client-aborted');
       const onClose = (): void => {
@@ -226,10 +248,7 @@ export class HopConnection extends SMTPConnection {
         onAbort();
         return;
       }
-      this.#expectReply(finalMs, 'final', () => {
-        source.pipe(dotStream);
-        source.on('data', onData);
-      }).then(
+      this.#expectReply(finalMs, 'final', () => source.pipe(guard).pipe(dotStream)).then(
         (final) => {
           if (!terminated) {
             // A reply before our terminating dot: never mirror a 2xx for bytes the hop did not get.

@@ -16,6 +16,7 @@ import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
 import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.js';
 import { HopSessionCache, type HopSession } from './hop-session.js';
+import { LineEndingScanner } from './line-endings.js';
 import { receivedHeader } from './received.js';
 import type {
   InboundFacts,
@@ -32,6 +33,8 @@ export interface RelayDeps {
   readonly deadlines: HopDeadlines;
   readonly maxMessageSize: number;
   readonly maxRecipients: number;
+  /** Whether this client's bare CR, LF or NUL is refused (else normalised by the data stream). */
+  readonly rejectsBareLineEndings: (clientAddress: string) => boolean;
   readonly sink: TransactionSink;
   readonly now?: () => Date;
 }
@@ -236,7 +239,14 @@ export class RelaySession {
       date: (this.deps.now ?? (() => new Date()))(),
     });
     try {
-      const outcome = await hop.connection.data(stream, header, this.deps.maxMessageSize, {
+      const scanner = this.deps.rejectsBareLineEndings(inbound.clientAddress)
+        ? new LineEndingScanner()
+        : undefined;
+      const limits = {
+        maxBytes: this.deps.maxMessageSize,
+        ...(scanner ? { inspect: (chunk: Buffer) => scanner.push(chunk) } : {}),
+      };
+      const outcome = await hop.connection.data(stream, header, limits, {
         initiation: this.deps.deadlines.dataInitiationMs,
         final: this.deps.deadlines.finalReplyMs,
       });
@@ -250,6 +260,10 @@ export class RelaySession {
           this.#hops.discard(hop);
           this.#finish(tx, 'rejected', replies.messageTooBig);
           return replies.messageTooBig;
+        case 'bad-content':
+          this.#hops.discard(hop);
+          this.#finish(tx, 'rejected', replies.bareLineEnding);
+          return replies.bareLineEnding;
         case 'refused':
           // The hop refused DATA itself: its transaction is still open (dirty) until RSET.
           this.#hops.afterReply(hop, outcome.reply);

@@ -27,6 +27,8 @@ export const replies = {
   eightBitNotSupported: reply(554, '5.6.3', 'Next hop does not support 8BITMIME'),
   /** RFC 5321 §4.5.3.1.10: too many recipients is 452, and the client sends the rest later. */
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
+  /** RFC 5321 §2.3.8: CR and LF only as CRLF; the smuggling guard refuses anything else. */
+  bareLineEnding: reply(550, '5.5.2', 'Message contains a bare CR, a bare LF or a NUL'),
   noRecipients: reply(503, '5.5.1', 'No valid recipients'),
   /** RFC 3207 §4: a listener that requires TLS refuses MAIL in clear (the session stays open). */
   startTlsFirst: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),

@@ -49,8 +49,11 @@ function only(report: ProbeReport): HostReport {
 
 void t.test('a modern host is level modern: exit 0 with --require modern', async (t) => {
   const target = `127.0.0.1:${modern.port}`;
+  const before = modern.connections;
   const run = await probeRun([target, '--require', 'modern', '--json'], { ca: ca.cert });
   t.equal(run.code, 0, run.stderr);
+  // The widest offer, TLS 1.0, 1.1 and 1.2 alone (1.3 was the widest offer's), the RSA suites.
+  t.equal(modern.connections - before, 5, 'a bounded number of connections');
   t.equal(run.stderr, '');
   const report = JSON.parse(run.stdout) as ProbeReport;
   t.strictSame(report, {
@@ -122,8 +125,11 @@ void t.test('a modern host is level modern: exit 0 with --require modern', async
 
 void t.test('a legacy host: exit 1 with --require modern, naming each weakness', async (t) => {
   const target = `127.0.0.1:${legacy.port}`;
+  const before = legacy.connections;
   const run = await probeRun([target, '--require', 'modern', '--json'], { ca: ca.cert });
   t.equal(run.code, 1, run.stderr);
+  // The widest offer, TLS 1.0, 1.1 and 1.3 alone, then RSA suites: two accepted, one refusal.
+  t.equal(legacy.connections - before, 7, 'a bounded number of connections');
   const report = JSON.parse(run.stdout) as ProbeReport;
   const host = only(report);
   t.strictSame(host.tls, {

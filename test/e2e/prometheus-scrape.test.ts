@@ -16,6 +16,12 @@ import { describeRun, requireTools, runTool } from '../support/tools.js';
 const JOB = 'starttls-relay';
 const POLL_LIMIT_MS = 30_000;
 
+interface RuleStatus {
+  name: string;
+  health: string;
+  lastError?: string;
+}
+
 interface Sample {
   metric: Record<string, string>;
   value: [number, string];
@@ -62,8 +68,8 @@ class PrometheusApi {
     const { samples } = await this.query(expr);
     return new Map(
       samples.map((s) => {
-        const { __name__: _name, job: _job, ...labels } = s.metric;
-        return [JSON.stringify(labels), s.value[1]];
+        const labels = Object.entries(s.metric).filter(([k]) => k !== '__name__' && k !== 'job');
+        return [JSON.stringify(Object.fromEntries(labels)), s.value[1]];
       }),
     );
   }
@@ -103,10 +109,10 @@ void t.test('Prometheus scrapes the relay and the recording rules evaluate', asy
   t.teardown(() => relay.close());
 
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-e2e-'));
-  let child: ChildProcess | undefined;
+  const prometheus: { child?: ChildProcess } = {};
   // Prometheus first, then its storage.
   t.teardown(async () => {
-    if (child) await stop(child);
+    if (prometheus.child) await stop(prometheus.child);
     await rm(dir, { recursive: true, force: true });
   });
   const config = join(dir, 'prometheus.yml');
@@ -129,7 +135,7 @@ void t.test('Prometheus scrapes the relay and the recording rules evaluate', asy
   }
 
   const port = await freePort();
-  child = spawn(
+  const child = spawn(
     tools.prometheus,
     [
       `--config.file=${config}`,
@@ -139,6 +145,7 @@ void t.test('Prometheus scrapes the relay and the recording rules evaluate', asy
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  prometheus.child = child;
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString('utf8')).slice(-8192);
@@ -190,15 +197,14 @@ void t.test('Prometheus scrapes the relay and the recording rules evaluate', asy
   );
 
   const rules = await api.get('/api/v1/rules');
-  const groups = (rules.data as { groups: Array<{ rules: Array<Record<string, unknown>> }> })
-    .groups;
+  const groups = (rules.data as { groups: Array<{ rules: RuleStatus[] }> }).groups;
   const loaded = groups.flatMap((g) => g.rules);
   t.ok(loaded.length >= 15, `${loaded.length} rules loaded`);
   for (const rule of loaded)
     t.not(
       rule.health,
       'err',
-      `${String(rule.name)} evaluates${rule.lastError ? `: ${String(rule.lastError)}` : ''}`,
+      `${rule.name} evaluates${rule.lastError ? `: ${rule.lastError}` : ''}`,
     );
   const alerts = await api.get('/api/v1/alerts');
   t.same((alerts.data as { alerts: unknown[] }).alerts, [], 'no alert pending or firing');

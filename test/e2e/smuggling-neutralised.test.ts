@@ -1,4 +1,4 @@
-// SMTP smuggling bodies (bare LF/CR end-of-data look-alikes) reach the next hop as one message, the sequences neutralised.
+// SMTP smuggling bodies from a trusted client (allowedNetworks, normalised by default) reach the next hop as one message, the sequences neutralised.
 import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';

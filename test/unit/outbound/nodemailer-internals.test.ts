@@ -54,7 +54,7 @@ void t.test('the internals exist where the subclass reaches for them', async (t)
   const outcome = await conn.data(
     Readable.from([Buffer.from('x\r\n.y\r\n')]),
     'Received: by test\r\n',
-    1_000_000,
+    { maxBytes: 1_000_000 },
     { initiation: 5000, final: 5000 },
   );
   t.same(outcome, { kind: 'replied', reply: { code: 250, lines: ['2.0.0 Ok: queued'] }, bytes: 7 });
