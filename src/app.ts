@@ -140,6 +140,7 @@ export async function startRelay(
           maxMessageSize: config.relay.maxMessageSize,
           maxRecipients: config.relay.maxRecipients,
           rejectsBareLineEndings,
+          content: { maxHops: config.relay.maxHops, maxHeaderBytes: config.relay.maxHeaderBytes },
           sink,
         },
         allowedNetworks,

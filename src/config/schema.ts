@@ -112,6 +112,10 @@ const relay = z.strictObject({
    * bareNewlineExempt (default: allowedNetworks, often legacy internal senders) are normalised.
    */
   bareNewline: z.enum(['reject', 'normalize']).default('reject'),
+  /** A message carrying this many Received fields is refused as a loop (554 5.4.6). */
+  maxHops: z.number().int().min(2).max(1000).default(50),
+  /** Header section size limit in bytes (552 5.3.4). */
+  maxHeaderBytes: z.number().int().min(1024).default(1_048_576),
   bareNewlineExempt: z.array(cidr).optional(),
 });
 
@@ -179,6 +183,8 @@ export const configSchema = z
       maxMessageSize: 52_428_800,
       maxRecipients: 1000,
       bareNewline: 'reject',
+      maxHops: 50,
+      maxHeaderBytes: 1_048_576,
     }),
     auth: auth.optional(),
     shutdown: z

@@ -43,14 +43,14 @@ export type DataOutcome =
   | { readonly kind: 'refused'; readonly reply: Reply; readonly bytes: number }
   | { readonly kind: 'client-aborted'; readonly bytes: number }
   | { readonly kind: 'too-big'; readonly bytes: number }
-  /** The content check refused a chunk: nothing from it on was forwarded. */
-  | { readonly kind: 'bad-content'; readonly bytes: number };
+  /** The content check refused a chunk with this reply: nothing from it on was forwarded. */
+  | { readonly kind: 'bad-content'; readonly reply: Reply; readonly bytes: number };
 
 /** What the body must satisfy on its way through; checked before a chunk is forwarded. */
 export interface BodyLimits {
   readonly maxBytes: number;
-  /** Returns false for a chunk that must not reach the next hop. */
-  readonly inspect?: (chunk: Buffer) => boolean;
+  /** Returns the refusal for a chunk that must not reach the next hop, else undefined. */
+  readonly inspect?: (chunk: Buffer) => Reply | undefined;
 }
 
 /** RFC 5321 §4.2.1: only DATA may be answered 3xx; anything else is a hop out of step. */
@@ -205,12 +205,13 @@ export class HopConnection extends SMTPConnection {
       const guard = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           bytes += chunk.length;
+          const refusal = bytes > limits.maxBytes ? undefined : limits.inspect?.(chunk);
           if (bytes > limits.maxBytes) {
             done();
-            abandon('too-big');
-          } else if (limits.inspect && !limits.inspect(chunk)) {
+            abandon({ kind: 'too-big', bytes });
+          } else if (refusal) {
             done();
-            abandon('bad-content');
+            abandon({ kind: 'bad-content', reply: refusal, bytes });
           } else {
             done(null, chunk);
           }
@@ -232,13 +233,13 @@ export class HopConnection extends SMTPConnection {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const abandon = (kind: 'client-aborted' | 'too-big' | 'bad-content'): void => {
+      const abandon = (outcome: DataOutcome): void => {
         if (settled) return;
         this.#kill('message abandoned before its end');
         detach();
-        finish({ kind, bytes });
+        finish(outcome);
       };
-      const onAbort = (): void => abandon('client-aborted');
+      const onAbort = (): void => abandon({ kind: 'client-aborted', bytes });
       const onClose = (): void => {
         if (!source.readableEnded) onAbort();
       };

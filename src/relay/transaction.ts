@@ -16,7 +16,7 @@ import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
 import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.js';
 import { HopSessionCache, type HopSession } from './hop-session.js';
-import { LineEndingScanner } from './line-endings.js';
+import { contentCheck, type ContentLimits } from './content-check.js';
 import { receivedHeader } from './received.js';
 import type {
   InboundFacts,
@@ -33,6 +33,7 @@ export interface RelayDeps {
   readonly deadlines: HopDeadlines;
   readonly maxMessageSize: number;
   readonly maxRecipients: number;
+  readonly content: ContentLimits;
   /** Whether this client's bare CR, LF or NUL is refused (else normalised by the data stream). */
   readonly rejectsBareLineEndings: (clientAddress: string) => boolean;
   readonly sink: TransactionSink;
@@ -239,12 +240,12 @@ export class RelaySession {
       date: (this.deps.now ?? (() => new Date()))(),
     });
     try {
-      const scanner = this.deps.rejectsBareLineEndings(inbound.clientAddress)
-        ? new LineEndingScanner()
-        : undefined;
       const limits = {
         maxBytes: this.deps.maxMessageSize,
-        ...(scanner ? { inspect: (chunk: Buffer) => scanner.push(chunk) } : {}),
+        inspect: contentCheck(
+          this.deps.content,
+          this.deps.rejectsBareLineEndings(inbound.clientAddress),
+        ),
       };
       const outcome = await hop.connection.data(stream, header, limits, {
         initiation: this.deps.deadlines.dataInitiationMs,
@@ -262,8 +263,8 @@ export class RelaySession {
           return replies.messageTooBig;
         case 'bad-content':
           this.#hops.discard(hop);
-          this.#finish(tx, 'rejected', replies.bareLineEnding);
-          return replies.bareLineEnding;
+          this.#finish(tx, 'rejected', outcome.reply);
+          return outcome.reply;
         case 'refused':
           // The hop refused DATA itself: its transaction is still open (dirty) until RSET.
           this.#hops.afterReply(hop, outcome.reply);

@@ -29,6 +29,9 @@ export const replies = {
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   /** RFC 5321 §2.3.8: CR and LF only as CRLF; the smuggling guard refuses anything else. */
   bareLineEnding: reply(550, '5.5.2', 'Message contains a bare CR, a bare LF or a NUL'),
+  /** RFC 5321 §6.3: a message with this many Received fields is looping. */
+  tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
+  headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the fixed maximum size'),
   noRecipients: reply(503, '5.5.1', 'No valid recipients'),
   /** RFC 3207 §4: a listener that requires TLS refuses MAIL in clear (the session stays open). */
   startTlsFirst: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),

@@ -254,6 +254,11 @@ if (!hasDnsmasq()) {
           ),
         domain,
       );
+      t.ok(
+        table.stdout
+          .split('\n')
+          .includes('level           unknown (required none): no host to probe'),
+      );
     }
   });
 }
