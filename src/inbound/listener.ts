@@ -23,7 +23,7 @@ import { authHandler } from './auth-handler.js';
 import { NetworkSet } from './networks.js';
 import { acceptProxyProtocol } from './proxy-protocol.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
-import { disabledCommands, mayStartMail } from './session-policy.js';
+import { disabledCommands, mayStartMail, refuseUnknownParameters } from './session-policy.js';
 
 export interface ListenerDeps {
   readonly relay: RelayDeps;
@@ -126,10 +126,9 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
         callback(toServerError(replies.shuttingDown));
         return;
       }
-      const refusal = mayStartMail(config, {
-        secure: session.secure,
-        authenticated: Boolean(session.user),
-      });
+      const refusal =
+        mayStartMail(config, { secure: session.secure, authenticated: Boolean(session.user) }) ??
+        refuseUnknownParameters('MAIL', address.args);
       if (refusal) {
         callback(toServerError(refusal));
         return;
@@ -139,6 +138,11 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     },
 
     onRcptTo(address, session, callback) {
+      const unknown = refuseUnknownParameters('RCPT', address.args);
+      if (unknown) {
+        callback(toServerError(unknown));
+        return;
+      }
       const client = { address: session.remoteAddress, authenticated: Boolean(session.user) };
       stateOf(session)
         .relay.rcpt(address.address, client)

@@ -5,7 +5,7 @@
  */
 import type { ListenerConfig } from '../config/schema.js';
 import { replies } from '../smtp/replies.js';
-import type { Reply } from '../smtp/reply.js';
+import { reply, type Reply } from '../smtp/reply.js';
 
 /** smtp-server's sendmail jokes, never offered. */
 const ALWAYS_DISABLED = ['WIZ', 'SHELL', 'KILL'] as const;
@@ -30,4 +30,23 @@ export function mayStartMail(
   if (!session.secure) return replies.startTlsFirst;
   if (!session.authenticated) return replies.authRequired;
   return undefined;
+}
+
+/** MAIL parameters we advertise (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8); RCPT has none. */
+const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
+
+/**
+ * RFC 5321 §4.1.1.11: a parameter that was not advertised is refused with 555, never silently
+ * dropped (smtp-server accepts unknown ones without a word).
+ */
+export function refuseUnknownParameters(
+  verb: 'MAIL' | 'RCPT',
+  args: Readonly<Record<string, unknown>> | false | undefined,
+): Reply | undefined {
+  const unknown = Object.keys(args || {}).find(
+    (k) => verb === 'RCPT' || !MAIL_PARAMETERS.has(k.toUpperCase()),
+  );
+  return unknown === undefined
+    ? undefined
+    : reply(555, '5.5.4', `Unsupported ${verb} parameter ${unknown.toUpperCase().slice(0, 32)}`);
 }

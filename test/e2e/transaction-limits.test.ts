@@ -97,3 +97,33 @@ void t.test('a 250 to the DATA command itself becomes 451 4.4.2, never a 250', a
     '451 4.4.2 Next hop sent an invalid reply, try again later',
   );
 });
+
+void t.test(
+  'parameters that were not advertised get 555 5.5.4, never silently dropped',
+  async (t) => {
+    const hop = await startRawHop();
+    t.teardown(() => hop.close());
+    const relay = await startTestRelay({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
+    });
+    t.teardown(() => relay.close());
+    const c = await tlsClient(t, relay.port);
+    t.equal(
+      await c.send('MAIL FROM:<a@origin.test> RET=HDRS'),
+      '555 5.5.4 Unsupported MAIL parameter RET',
+    );
+    t.equal(
+      await c.send('MAIL FROM:<a@origin.test> FOO=bar'),
+      '555 5.5.4 Unsupported MAIL parameter FOO',
+    );
+    t.equal(
+      await c.send('MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME SMTPUTF8'),
+      '250 Accepted',
+    );
+    t.equal(
+      await c.send('RCPT TO:<b@dest.test> NOTIFY=NEVER'),
+      '555 5.5.4 Unsupported RCPT parameter NOTIFY',
+    );
+    t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
+  },
+);
