@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { startRelay } from './app.js';
 import { hashPassword } from './auth/password-hash.js';
+import { runProbe } from './probe/command.js';
 import { defaultConfig } from './config/default.js';
 import { loadConfigFile, type LoadResult } from './config/load.js';
 
@@ -10,6 +11,8 @@ const USAGE = `usage:
   starttls-relay [serve] [--config FILE]    run the relay (embedded default config without --config)
   starttls-relay check-config --config FILE validate a config file; exit 1 listing every error
   starttls-relay hash-password              read a password on stdin, print its users-file hash
+  starttls-relay probe DOMAIN|HOST[:PORT] [--json] [--require none|encrypted|verified|modern]
+                                            report a destination's STARTTLS posture
   starttls-relay --help`;
 
 /** The whole of stdin, less one trailing line end (so `echo pw |` and a typed line both work). */
@@ -31,6 +34,8 @@ function reportErrors(source: string, errors: readonly string[]): void {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // probe takes its own options (--json, --require, --timeout).
+  if (argv[0] === 'probe') return runProbe(argv.slice(1), process);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },

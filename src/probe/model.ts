@@ -53,7 +53,7 @@ export interface TlsReport {
 }
 
 export interface TlsaReport {
-  /** `_25._tcp.<mx host>` (RFC 7672 §2.2.3). */
+  /** `_25._tcp.<mx host>` (RFC 7672 §2.2.3), `_<port>._tcp.<host>` for a host given (RFC 6698 §3). */
   readonly name: string;
   /** `unknown` when the lookup failed (see error). */
   readonly status: 'present' | 'absent' | 'unknown';
@@ -84,7 +84,8 @@ export interface HostReport {
   /** STARTTLS offered but refused, or the handshake failed. */
   readonly tlsError: string | null;
   readonly tls: TlsReport | null;
-  readonly tlsa: TlsaReport;
+  /** null for an address literal: there is no name to look TLSA records up under. */
+  readonly tlsa: TlsaReport | null;
   /** null when unreachable. */
   readonly level: Level | null;
   /** Exactly what keeps this host below `modern`, weakest level first. */

@@ -73,6 +73,19 @@ void t.test('hash-password prints a users-file hash of the password on stdin', a
   t.equal(empty.stderr, 'hash-password: empty password on stdin\n');
 });
 
+void t.test('probe is wired in: an unreachable host exits 2 with its JSON report', async (t) => {
+  const r = await run(['probe', '127.0.0.1:1', '--json', '--timeout', '5']);
+  t.equal(r.code, 2);
+  const report = JSON.parse(r.stdout) as {
+    kind: string;
+    hosts: Array<{ reachable: boolean }>;
+    exitCode: number;
+  };
+  t.equal(report.kind, 'host');
+  t.equal(report.hosts[0]?.reachable, false);
+  t.equal(report.exitCode, 2);
+});
+
 void t.test('serve answers SMTP and HTTP, then exits 0 on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-'));
   const file = join(dir, 'relay.yaml');

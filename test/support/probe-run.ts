@@ -72,10 +72,10 @@ export function certificateFacts(
 
 /**
  * After STARTTLS: `refuse` answers 454; `garbage` answers 220, then meets the ClientHello with
- * bytes that are not TLS; `inject` sends a reply more right behind its 220 (plaintext that would
- * be read as if it came over TLS).
+ * bytes that are not TLS; `stall` answers 220 and then nothing; `inject` sends a reply more right
+ * behind its 220 (plaintext that would be read as if it came over TLS).
  */
-export type StartTlsFault = 'refuse' | 'garbage' | 'inject';
+export type StartTlsFault = 'refuse' | 'garbage' | 'stall' | 'inject';
 
 export async function startFaultyStartTls(fault: StartTlsFault): Promise<SilentHost> {
   const sockets = new Set<Socket>();
@@ -88,7 +88,7 @@ export async function startFaultyStartTls(fault: StartTlsFault): Promise<SilentH
     let handshaking = false;
     socket.on('data', (chunk: Buffer) => {
       if (handshaking) {
-        socket.end('this is not TLS\r\n');
+        if (fault === 'garbage') socket.end('this is not TLS\r\n');
         return;
       }
       buffer += chunk.toString('latin1');
