@@ -212,6 +212,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     });
   });
   const port = (server.server.address() as AddressInfo).port;
+  deps.metrics.listenerStarted(config.name);
   log.info({ host: config.host, port, mode: config.mode }, 'listening');
   let closed: Promise<void> | undefined;
   return {

@@ -95,6 +95,10 @@ function countTransaction(
     verified: String(inbound.tls.verified),
   });
   if (outbound) {
+    metrics.tlsPaths.inc({
+      inbound: inbound.tls.protocol ? 'tls' : 'none',
+      outbound: outbound.tls.protocol ? 'tls' : 'none',
+    });
     metrics.hopTls.inc({
       hop: 'outbound',
       tls_version: tlsVersionLabel(outbound.tls.protocol),
