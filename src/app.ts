@@ -7,6 +7,7 @@ import { UsersFile } from './auth/users-file.js';
 import type { Config } from './config/schema.js';
 import { startListener, type Listener } from './inbound/listener.js';
 import { NetworkSet } from './inbound/networks.js';
+import { SessionLimits } from './inbound/session-limits.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
 import { openHop } from './outbound/open-hop.js';
 import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
@@ -94,6 +95,7 @@ export async function startRelay(
   const rejectsBareLineEndings = (client: string): boolean =>
     config.relay.bareNewline === 'reject' && !bareNewlineExempt.contains(client);
   const sink = transactionSink(logger, metrics);
+  const limits = new SessionLimits(config.limits.maxSessions, config.limits.maxSessionsPerAddress);
   const users =
     config.auth?.usersFile !== undefined ? await UsersFile.load(config.auth.usersFile) : undefined;
   users?.watch(
@@ -150,6 +152,7 @@ export async function startRelay(
         maxMessageSize: config.relay.maxMessageSize,
         logger,
         metrics,
+        limits,
         ...(authenticator ? { authenticator } : {}),
       });
       listeners.set(listener.name, listener);

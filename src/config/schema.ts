@@ -187,6 +187,14 @@ export const configSchema = z
       maxHeaderBytes: 1_048_576,
     }),
     auth: auth.optional(),
+    limits: z
+      .strictObject({
+        /** Concurrent inbound sessions across all listeners. */
+        maxSessions: z.number().int().min(1).default(1000),
+        /** Concurrent inbound sessions from one client address. */
+        maxSessionsPerAddress: z.number().int().min(1).default(20),
+      })
+      .default({ maxSessions: 1000, maxSessionsPerAddress: 20 }),
     shutdown: z
       .strictObject({
         /** On SIGTERM: how long open sessions may finish their transactions before a forced close. */

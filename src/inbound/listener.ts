@@ -22,6 +22,7 @@ import type { Grant } from '../auth/passthrough.js';
 import { authHandler } from './auth-handler.js';
 import { NetworkSet } from './networks.js';
 import { acceptProxyProtocol } from './proxy-protocol.js';
+import type { SessionLimits } from './session-limits.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
 import { disabledCommands, mayStartMail, refuseUnknownParameters } from './session-policy.js';
 
@@ -34,6 +35,8 @@ export interface ListenerDeps {
   readonly maxMessageSize: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Concurrent session limits, shared by every listener. */
+  readonly limits: SessionLimits;
   /** Present when the config has an auth section; required by listeners that offer AUTH. */
   readonly authenticator?: Authenticator<Grant>;
 }
@@ -54,6 +57,8 @@ export interface Listener {
 
 interface SessionState {
   readonly relay: RelaySession;
+  /** Holds a slot in the session limits (admitted at connect). */
+  admitted: boolean;
   tls: TlsFacts | undefined;
 }
 
@@ -66,7 +71,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   const stateOf = (session: SMTPServerSession): SessionState => {
     let state = states.get(session);
     if (!state) {
-      state = { relay: new RelaySession(deps.relay), tls: undefined };
+      state = { relay: new RelaySession(deps.relay), tls: undefined, admitted: false };
       states.set(session, state);
     }
     return state;
@@ -103,8 +108,20 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
 
     onConnect(session, callback) {
       deps.metrics.inboundConnections.inc({ listener: config.name });
+      const admission = deps.limits.admit(session.remoteAddress);
+      if (admission !== 'admitted') {
+        deps.metrics.sessionsRefused.inc({ listener: config.name, reason: admission });
+        callback(
+          toServerError(
+            admission === 'global_limit'
+              ? replies.tooManySessions
+              : replies.tooManySessionsFromAddress,
+          ),
+        );
+        return;
+      }
       deps.metrics.activeSessions.inc({ listener: config.name });
-      stateOf(session);
+      stateOf(session).admitted = true;
       session.disabledCommands = disabledCommands(config, session.secure);
       callback();
     },
@@ -174,6 +191,8 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       if (!state) return;
       states.delete(session);
       state.relay.close();
+      if (!state.admitted) return;
+      deps.limits.release(session.remoteAddress);
       deps.metrics.activeSessions.dec({ listener: config.name });
       deps.metrics.inboundSessions.inc({
         listener: config.name,

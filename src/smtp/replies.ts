@@ -45,6 +45,13 @@ export const replies = {
   authThrottled: reply(454, '4.7.0', 'Too many authentication failures, try again later'),
   authThrottledClose: reply(421, '4.7.0', 'Too many authentication failures, closing connection'),
   authUnavailable: reply(454, '4.7.0', 'Temporary authentication failure'),
+  /** RFC 5321 §3.1: refused at connect, try again later. */
+  tooManySessions: reply(421, '4.7.0', 'Too many sessions, try again later'),
+  tooManySessionsFromAddress: reply(
+    421,
+    '4.7.0',
+    'Too many sessions from your address, try again later',
+  ),
   shuttingDown: reply(421, '4.3.2', 'Relay shutting down, try again later'),
   internalError: reply(451, '4.3.0', 'Local error in processing, try again later'),
   badAddress: reply(501, '5.1.3', 'Bad recipient address syntax'),

@@ -61,6 +61,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sessionsRefused = new Counter({
+    name: `${PREFIX}inbound_sessions_refused_total`,
+    help: 'Inbound connections refused at connect with 421 4.7.0, by listener and the limit reached: global_limit, address_limit.',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly activeSessions = new Gauge({
     name: `${PREFIX}inbound_active_sessions`,
     help: 'Inbound SMTP sessions open now, by listener.',
@@ -191,6 +198,8 @@ export class Metrics {
       this.inboundSessions.inc({ listener, tls_version }, 0);
     for (const reason of ['protocol_version', 'no_shared_cipher', 'other'])
       this.inboundTlsFailures.inc({ listener, reason }, 0);
+    for (const reason of ['global_limit', 'address_limit'])
+      this.sessionsRefused.inc({ listener, reason }, 0);
   }
 
   startTls(result: StartTlsResult): void {

@@ -17,8 +17,16 @@ export class SmtpDialogue {
     this.#attach(socket);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<SmtpDialogue> {
-    const socket = netConnect({ port, host });
+  static async connect(
+    port: number,
+    host = '127.0.0.1',
+    localAddress?: string,
+  ): Promise<SmtpDialogue> {
+    const socket = netConnect({
+      port,
+      host,
+      ...(localAddress !== undefined ? { localAddress } : {}),
+    });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
