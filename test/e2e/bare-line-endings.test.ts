@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';
-import { tlsClient } from '../support/scenario.js';
+import { throughRawHop, tlsClient } from '../support/scenario.js';
 
 const SEQUENCES = [
   '\n.\n',
@@ -56,14 +56,10 @@ void t.test(
 );
 
 void t.test('bareNewline: normalize relays the same bodies neutralised', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { hop, c } = await throughRawHop(t, (port) => ({
     relay: { allowedNetworks: [], acceptDomains: ['dest.test'], bareNewline: 'normalize' },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
   t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');

@@ -1,18 +1,12 @@
 // Content limits checked as the body streams: a mail loop (too many Received fields) gets 554 5.4.6, an oversized header section 552 5.3.4; the next hop never gets the end of data.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { tlsClient } from '../support/scenario.js';
+import { throughRawHop } from '../support/scenario.js';
 
 void t.test('loops and huge headers are refused, smaller ones pass', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { hop, c } = await throughRawHop(t, (port) => ({
     relay: { maxHops: 5, maxHeaderBytes: 2048 },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   const send = async (headers: string): Promise<string> => {
     await c.send('MAIL FROM:<a@origin.test>');
     await c.send('RCPT TO:<b@dest.test>');

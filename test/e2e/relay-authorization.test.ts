@@ -1,18 +1,12 @@
 // Relay authorization at RCPT: a client outside allowedNetworks may only send to accepted domains, and address tricks never open relaying.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { tlsClient } from '../support/scenario.js';
+import { throughRawHop } from '../support/scenario.js';
 
 void t.test('an untrusted client reaches accepted domains only', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { hop, relay, c } = await throughRawHop(t, (port) => ({
     relay: { acceptDomains: ['dest.test'], allowedNetworks: ['10.0.0.0/8', 'fd00::/8'] },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@elsewhere.test>'), '554 5.7.1 Relay access denied');
   t.equal(
@@ -47,26 +41,18 @@ void t.test('an untrusted client reaches accepted domains only', async (t) => {
 });
 
 void t.test('a client inside allowedNetworks may relay anywhere', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { c } = await throughRawHop(t, (port) => ({
     relay: { acceptDomains: [], allowedNetworks: ['127.0.0.0/8'] },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@anywhere.test>'), '250 Accepted');
 });
 
 void t.test('a domain with no route is refused, not relayed', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { c } = await throughRawHop(t, (port) => ({
+    routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@unrouted.test>'), '554 5.7.1 Relay access denied');
 });

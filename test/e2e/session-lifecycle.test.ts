@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';
-import { settle, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop, tlsClient } from '../support/scenario.js';
 
 async function until(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 200 && !check(); i++) await settle(20);
@@ -53,14 +53,10 @@ void t.test(
 );
 
 void t.test('refused recipients cannot grow a transaction without bound', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { c } = await throughRawHop(t, (port) => ({
     relay: { maxRecipients: 2, allowedNetworks: [], acceptDomains: ['dest.test'] },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   for (let i = 0; i < 4; i++)
     t.equal(await c.send(`RCPT TO:<x${i}@elsewhere.test>`), '554 5.7.1 Relay access denied');

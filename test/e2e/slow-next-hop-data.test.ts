@@ -1,17 +1,15 @@
 // A next hop slow to answer DATA while the client has already sent its whole body: every byte still arrives, nothing is lost.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { settle, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop } from '../support/scenario.js';
 
 void t.test('the body waits for the hop’s 354 instead of being dropped', async (t) => {
-  const hop = await startRawHop({ dataDelayMs: 300 });
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { hop, relay, c } = await throughRawHop(
+    t,
+    (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }),
+    { dataDelayMs: 300 },
+  );
   const body = `Subject: slow\r\nMessage-ID: <m1@origin.test>\r\n\r\n${'line\r\n'.repeat(2000)}end`;
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');

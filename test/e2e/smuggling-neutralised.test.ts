@@ -1,20 +1,14 @@
 // SMTP smuggling bodies from a trusted client (allowedNetworks, normalised by default) reach the next hop as one message, the sequences neutralised.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { tlsClient } from '../support/scenario.js';
+import { throughRawHop } from '../support/scenario.js';
 
 // The SEC Consult scanner's inbound list and more: none of them may end DATA at the next hop.
 const SEQUENCES = ['\n.\n', '\r.\r', '\n.\r\n', '\r\n.\n', '\r.\n', '\n.\r', '\r.\r\n', '\r\n.\r'];
 
 void t.test('each smuggling sequence arrives neutralised inside one message', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { hop, c } = await throughRawHop(t, (port) => ({
+    routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${port}` }],
+  }));
   for (const seq of SEQUENCES) {
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');

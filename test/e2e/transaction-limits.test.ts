@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';
-import { settle, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop, tlsClient } from '../support/scenario.js';
 
 void t.test('a recipient for another next hop is deferred to a new transaction', async (t) => {
   const one = await startRawHop();
@@ -36,14 +36,10 @@ void t.test('a recipient for another next hop is deferred to a new transaction',
 });
 
 void t.test('recipients beyond maxRecipients get 452 4.5.3', async (t) => {
-  const hop = await startRawHop();
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
+  const { c } = await throughRawHop(t, (port) => ({
     relay: { maxRecipients: 2 },
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+  }));
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<r1@dest.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<r2@dest.test>'), '250 Accepted');
@@ -82,13 +78,13 @@ void t.test(
 );
 
 void t.test('a 250 to the DATA command itself becomes 451 4.4.2, never a 250', async (t) => {
-  const hop = await startRawHop({ replies: { DATA: '250 2.0.0 I skipped 354' } });
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { c } = await throughRawHop(
+    t,
+    (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }),
+    { replies: { DATA: '250 2.0.0 I skipped 354' } },
+  );
   t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
   t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');

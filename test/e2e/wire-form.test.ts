@@ -2,16 +2,16 @@
 import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';
-import { tlsClient } from '../support/scenario.js';
+import { throughRawHop, tlsClient } from '../support/scenario.js';
 
 void t.test('IDN domains go out as A-labels with the parameters the hop supports', async (t) => {
-  const hop = await startRawHop({ ehlo: ['raw.test', '8BITMIME', 'SIZE 10000000'] });
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { hop, c } = await throughRawHop(
+    t,
+    (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }),
+    { ehlo: ['raw.test', '8BITMIME', 'SIZE 10000000'] },
+  );
   t.equal(await c.send('MAIL FROM:<a@bücher.test> SIZE=123 BODY=8BITMIME'), '250 Accepted');
   t.equal(await c.send('RCPT TO:<ok@xn--mnchen-3ya.test>'), '250 Accepted');
   t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');
@@ -30,13 +30,13 @@ void t.test('IDN domains go out as A-labels with the parameters the hop supports
 });
 
 void t.test('a UTF-8 local part needs SMTPUTF8 at the hop: 553 5.6.7 otherwise', async (t) => {
-  const hop = await startRawHop({ ehlo: ['raw.test', '8BITMIME'] });
-  t.teardown(() => hop.close());
-  const relay = await startTestRelay({
-    routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-  });
-  t.teardown(() => relay.close());
-  const c = await tlsClient(t, relay.port);
+  const { hop, c } = await throughRawHop(
+    t,
+    (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }),
+    { ehlo: ['raw.test', '8BITMIME'] },
+  );
   t.equal(await c.send('MAIL FROM:<a@origin.test> SMTPUTF8'), '250 Accepted');
   t.equal(
     await c.send('RCPT TO:<jörg@dest.test>'),

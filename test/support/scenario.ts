@@ -2,6 +2,7 @@
 import type { Test } from 'tap';
 import type { RelayOverrides } from '../../src/app.js';
 import { startNextHop, type NextHopBehaviour, type TestNextHop } from './next-hop.js';
+import { startRawHop, type RawHop, type RawHopOptions } from './raw-hop.js';
 import { startTestRelay, type TestRelay } from './relay.js';
 import { SmtpDialogue } from './smtp-client.js';
 
@@ -25,6 +26,22 @@ export async function relayAndHop(
   );
   t.teardown(() => relay.close());
   return { hop, relay };
+}
+
+/**
+ * A scripted raw next hop, a relay configured by `config(hopPort)`, and a client already through
+ * STARTTLS: the setup most end-to-end tests share.
+ */
+export async function throughRawHop(
+  t: Test,
+  config: (hopPort: number) => Record<string, unknown>,
+  hopOptions: RawHopOptions = {},
+): Promise<{ readonly hop: RawHop; readonly relay: TestRelay; readonly c: SmtpDialogue }> {
+  const hop = await startRawHop(hopOptions);
+  t.teardown(() => hop.close());
+  const relay = await startTestRelay(config(hop.port));
+  t.teardown(() => relay.close());
+  return { hop, relay, c: await tlsClient(t, relay.port) };
 }
 
 /** Connects, reads the greeting, and upgrades with STARTTLS. */
