@@ -4,7 +4,7 @@ import type { HostReport, ProbeReport } from '../../src/probe/model.js';
 import { serverTlsOptions } from '../../src/tls/policy.js';
 import { startNextHop, type TestNextHop } from '../support/next-hop.js';
 import { createTestCa, type KeyPair, type TestCa } from '../support/pki.js';
-import { hasDnsmasq, startProbeDns, type ProbeDnsServer } from '../support/probe-dns.js';
+import { hasDnsmasq, startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { startHttps, type TestHttps } from '../support/probe-https.js';
 import { certificateFacts, probeRun } from '../support/probe-run.js';
 
@@ -14,14 +14,14 @@ const POLICY = 'version: STSv1\r\nmode: enforce\r\nmx: *.sts.test\r\nmax_age: 86
 if (!hasDnsmasq()) {
   t.plan(0, 'needs Debian package dnsmasq-base');
 } else {
-  let dns: ProbeDnsServer;
+  let dns: TestDnsServer;
   let ca: TestCa;
   let pair: KeyPair;
   let hop: TestNextHop;
   let https: TestHttps;
 
   t.before(async () => {
-    dns = await startProbeDns({
+    dns = await startDnsServer({
       mx: [
         { domain: 'modern.test', host: 'mx.modern.test', preference: 10 },
         { domain: 'sts.test', host: 'mx.sts.test', preference: 10 },

@@ -4,7 +4,7 @@ import { lookupTlsRpt } from '../../src/probe/dns-records.js';
 import type { MtaStsPolicyReport } from '../../src/probe/model.js';
 import { MAX_POLICY_BYTES, probeMtaSts, type MtaStsDeps } from '../../src/probe/mta-sts.js';
 import { createTestCa } from '../support/pki.js';
-import { hasDnsmasq, startProbeDns, type ProbeDnsServer } from '../support/probe-dns.js';
+import { hasDnsmasq, startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { startHttps, type HttpsAnswer, type TestHttps } from '../support/probe-https.js';
 
 const PATH = '/.well-known/mta-sts.txt';
@@ -40,13 +40,13 @@ const ANSWERS: Record<string, HttpsAnswer> = {
 if (!hasDnsmasq()) {
   t.plan(0, 'needs Debian package dnsmasq-base');
 } else {
-  let dns: ProbeDnsServer;
+  let dns: TestDnsServer;
   let https: TestHttps;
   let deps: MtaStsDeps;
 
   t.before(async () => {
     const domains = [...Object.keys(ANSWERS), 'noaddress.test'];
-    dns = await startProbeDns({
+    dns = await startDnsServer({
       hosts: Object.keys(ANSWERS).map((d) => ({ name: `mta-sts.${d}`, addresses: ['127.0.0.1'] })),
       txt: [
         ...domains.map((d) => ({ name: `_mta-sts.${d}`, strings: ['v=STSv1; id=abc123'] })),

@@ -1,4 +1,4 @@
-// Owns a real DNS server for tests: dnsmasq on 127.0.0.1 (free port) serving MX, null MX and A/AAAA.
+// Owns a real DNS server for tests: dnsmasq on 127.0.0.1 (free port) serving MX, null MX, A/AAAA, TXT and raw records (TLSA).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { promises as dns } from 'node:dns';
@@ -28,6 +28,14 @@ export interface DnsZone {
    * Default `['test']`.
    */
   readonly localDomains?: readonly string[];
+  /** One TXT record per entry; each string of `strings` is one character-string of the record. */
+  readonly txt?: ReadonlyArray<{ readonly name: string; readonly strings: readonly string[] }>;
+  /** Raw records: type number and RDATA in hex (dnsmasq `--dns-rr`), e.g. TLSA (52). */
+  readonly raw?: ReadonlyArray<{
+    readonly name: string;
+    readonly type: number;
+    readonly hex: string;
+  }>;
 }
 
 export interface TestDnsServer {
@@ -112,6 +120,17 @@ function dnsmasqArgs(port: number, zone: DnsZone): string[] {
       args.push(`--host-record=${h.name},${a}`);
     }
   }
+  for (const t of zone.txt ?? []) {
+    // As raw RDATA (RFC 1035 §3.3.14: length-prefixed strings): --txt-record would split the
+    // strings at commas, and keeps quotes given on the command line literally.
+    const rdata = t.strings.map((text) => {
+      const bytes = Buffer.from(text, 'utf8');
+      if (bytes.length > 255) throw new Error(`${t.name}: a TXT string holds 255 octets at most`);
+      return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+    });
+    args.push(`--dns-rr=${t.name},16,${Buffer.concat(rdata).toString('hex')}`);
+  }
+  for (const r of zone.raw ?? []) args.push(`--dns-rr=${r.name},${r.type},${r.hex}`);
   return args;
 }
 
