@@ -1,8 +1,6 @@
 // The smuggling policy: an untrusted client's bare CR, bare LF or NUL gets 550 5.5.2 and nothing is relayed; exempt networks and `normalize` get them turned into CRLF.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { throughRawHop, tlsClient } from '../support/scenario.js';
+import { throughRawHop } from '../support/scenario.js';
 
 const SEQUENCES = [
   '\n.\n',
@@ -18,14 +16,10 @@ const SEQUENCES = [
 void t.test(
   'an untrusted client: 550 5.5.2 for each sequence, the next hop gets no message',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
+    const { hop, c } = await throughRawHop(t, (port) => ({
       relay: { allowedNetworks: [], acceptDomains: ['dest.test'] },
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     for (const seq of SEQUENCES) {
       t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
       t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');

@@ -1,19 +1,13 @@
 // A client that disconnects mid-DATA: the next hop never receives the terminating dot, so nothing is delivered.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { settle, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop } from '../support/scenario.js';
 
 void t.test(
   'the hop gets no complete message and the transaction is logged as aborted',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { hop, relay, c } = await throughRawHop(t, (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
     t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');

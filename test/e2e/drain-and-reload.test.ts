@@ -8,7 +8,7 @@ import t from 'tap';
 import { startRawHop } from '../support/raw-hop.js';
 import { createTestCa, type KeyPair } from '../support/pki.js';
 import { startTestRelay } from '../support/relay.js';
-import { settle, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop, tlsClient } from '../support/scenario.js';
 
 const readyz = async (port: number): Promise<number> =>
   (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
@@ -18,13 +18,9 @@ const peerCn = (c: { tlsSocket: TLSSocket | undefined }): unknown =>
 void t.test(
   'drain: the open transaction completes, new MAIL gets 421 4.3.2, new connections are refused',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { hop, relay, c } = await throughRawHop(t, (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
     t.equal(await readyz(relay.metricsPort), 200);

@@ -1,8 +1,6 @@
 // The client session's end: next-hop sessions never outlive it, a transaction waiting for its final reply is still recorded, refused recipients are bounded.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { settle, throughRawHop, tlsClient } from '../support/scenario.js';
+import { settle, throughRawHop } from '../support/scenario.js';
 
 async function until(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 200 && !check(); i++) await settle(20);
@@ -12,13 +10,13 @@ async function until(check: () => boolean): Promise<boolean> {
 void t.test(
   'a client that leaves while the next hop is still connecting leaves no next-hop session behind',
   async (t) => {
-    const hop = await startRawHop({ ehloDelayMs: 300 });
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { hop, c } = await throughRawHop(
+      t,
+      (port) => ({
+        routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+      }),
+      { ehloDelayMs: 300 },
+    );
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     c.write('RCPT TO:<b@dest.test>\r\n');
     await settle(100);
@@ -34,13 +32,9 @@ void t.test(
 void t.test(
   'a client that sends its dot and leaves: the hop still answers, the transaction is logged delivered',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { hop, relay, c } = await throughRawHop(t, (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
     t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');

@@ -49,14 +49,10 @@ void t.test('recipients beyond maxRecipients get 452 4.5.3', async (t) => {
 void t.test(
   'a body over maxMessageSize gets 552 5.3.4 and the hop never gets the end of data',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
+    const { hop, relay, c } = await throughRawHop(t, (port) => ({
       relay: { maxMessageSize: 4096 },
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(
       await c.send('MAIL FROM:<a@origin.test> SIZE=100000'),
       '552 Error: message exceeds fixed maximum message size 4096',
@@ -97,13 +93,9 @@ void t.test('a 250 to the DATA command itself becomes 451 4.4.2, never a 250', a
 void t.test(
   'parameters that were not advertised get 555 5.5.4, never silently dropped',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { c } = await throughRawHop(t, (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(
       await c.send('MAIL FROM:<a@origin.test> RET=HDRS'),
       '555 5.5.4 Unsupported MAIL parameter RET',

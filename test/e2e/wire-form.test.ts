@@ -1,8 +1,6 @@
 // What the next hop sees on the wire: A-label domains, only the parameters it advertised, RSET after an abandoned transaction, session reuse.
 import t from 'tap';
-import { startRawHop } from '../support/raw-hop.js';
-import { startTestRelay } from '../support/relay.js';
-import { throughRawHop, tlsClient } from '../support/scenario.js';
+import { throughRawHop } from '../support/scenario.js';
 
 void t.test('IDN domains go out as A-labels with the parameters the hop supports', async (t) => {
   const { hop, c } = await throughRawHop(
@@ -52,13 +50,9 @@ void t.test('a UTF-8 local part needs SMTPUTF8 at the hop: 553 5.6.7 otherwise',
 void t.test(
   'an abandoned transaction is reset before the next one on the same hop session',
   async (t) => {
-    const hop = await startRawHop();
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    const { hop, c } = await throughRawHop(t, (port) => ({
+      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+    }));
     t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
     t.equal(await c.send('RSET'), '250 Flushed');
@@ -89,18 +83,18 @@ void t.test(
 void t.test(
   'the hop refusing MAIL is the RCPT reply, and a 421 ends the client session too',
   async (t) => {
-    const hop = await startRawHop({
-      replies: {
-        'MAIL FROM:<blocked@': '550 5.7.1 Sender blocked',
-        'RCPT TO:<bye@': '421 4.3.2 Hop shutting down',
+    const { c } = await throughRawHop(
+      t,
+      (port) => ({
+        routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }],
+      }),
+      {
+        replies: {
+          'MAIL FROM:<blocked@': '550 5.7.1 Sender blocked',
+          'RCPT TO:<bye@': '421 4.3.2 Hop shutting down',
+        },
       },
-    });
-    t.teardown(() => hop.close());
-    const relay = await startTestRelay({
-      routes: [{ domains: ['*'], nextHop: `127.0.0.1:${hop.port}` }],
-    });
-    t.teardown(() => relay.close());
-    const c = await tlsClient(t, relay.port);
+    );
     t.equal(await c.send('MAIL FROM:<blocked@origin.test>'), '250 Accepted');
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '550 5.7.1 Sender blocked');
     t.equal(await c.send('RSET'), '250 Flushed');
