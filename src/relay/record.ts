@@ -18,7 +18,6 @@ export interface RecipientRecord {
   readonly address: string;
   /** The decisive reply: the next hop's own (the client sees its 2xx as `250 Accepted`) or ours. */
   readonly reply: string;
-  readonly code: number;
   readonly source: 'next_hop' | 'relay';
 }
 
@@ -44,7 +43,6 @@ export interface TransactionRecord {
   recipientCount: number;
   size?: number;
   final?: string;
-  finalCode?: number;
   outcome?: TransactionOutcome;
 }
 

@@ -111,7 +111,6 @@ export class RelaySession {
       tx.record.recipients.push({
         address: to,
         reply: replyText(decided.reply),
-        code,
         source: decided.source,
       });
     }
@@ -308,7 +307,6 @@ export class RelaySession {
     tx.record.outcome = outcome;
     if (final) {
       tx.record.final = replyText(final);
-      tx.record.finalCode = final.code;
     }
     this.deps.sink.finished(tx.record, Date.now() - tx.record.startedAt);
   }

@@ -32,7 +32,6 @@ export const replies = {
   /** RFC 5321 §6.3: a message with this many Received fields is looping. */
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the fixed maximum size'),
-  noRecipients: reply(503, '5.5.1', 'No valid recipients'),
   /** RFC 3207 §4: a listener that requires TLS refuses MAIL in clear (the session stays open). */
   startTlsFirst: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
   /** RFC 4954 §6: submission needs an authenticated client. */

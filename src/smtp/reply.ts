@@ -30,9 +30,6 @@ export function enhancedCode(r: Reply): string | undefined {
   return /^([245]\.\d{1,3}\.\d{1,3})(?:\s|$)/.exec(r.lines[0] ?? '')?.[1];
 }
 
-export const isPositive = (r: Reply): boolean => r.code >= 200 && r.code < 400;
-export const isTransient = (r: Reply): boolean => r.code >= 400 && r.code < 500;
-
 /**
  * Parses a complete reply as nodemailer hands it over: lines separated by CRLF or LF, each
  * `NNN-text` or `NNN text`. Returns undefined for anything that is not a well-formed reply,
