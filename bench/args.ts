@@ -1,12 +1,24 @@
-/** Command-line options of `npm run bench`. */
+/** Command-line options of `npm run bench`: which scenarios, how many runs, the load's shape. */
 import { parseArgs } from 'node:util';
 import type { Runner } from './children.js';
+import { SCENARIO_IDS, type ScenarioId } from './scenarios.js';
 
 export interface BenchOptions {
+  /** Messages per run of every scenario but e; the scenarios' own counts when not given. */
+  readonly messagesOverride: number | undefined;
+  /** Messages per run of the scenario --profile runs (a's count unless overridden). */
   readonly messages: number;
   readonly connections: number;
+  /** Small messages (a, c, d, e). */
   readonly size: number;
+  /** Large messages (b). */
+  readonly largeSize: number;
+  /** Concurrent sessions held in e. */
+  readonly sessions: number;
   readonly runs: number;
+  readonly scenarios: readonly ScenarioId[];
+  /** Subjects measured; Postfix is skipped (and reported so) when not installed. */
+  readonly postfix: boolean;
   /** One extra, unreported relay run, V8-profiled during its steady load, summarised at the end. */
   readonly profile: boolean;
   /** Where to keep that run's .cpuprofile (for Chrome DevTools); it is deleted otherwise. */
@@ -15,11 +27,17 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --messages N      messages per scenario run, spread over the connections (default 2000)
-  --connections C   concurrent client connections, each long-lived (default 8)
-  --size BYTES      message size (default 1024)
-  --runs R          runs per scenario; the table shows the median and min–max (default 3)
-  --profile         then one more relay run, V8-profiled during the load; top functions printed
+  --scenario LIST   scenarios to run, e.g. a,c (default a,b,c,d,e):
+                      a 1 KiB over long-lived sessions, STARTTLS both hops   b the same, 100 KiB
+                      c a new connection + TLS handshake per message          d a, plaintext
+                      e --sessions concurrent sessions held open, one message each
+  --runs R          alternating runs per scenario and subject; median (min–max) (default 3)
+  --messages N      messages per run for a–d (default a 2000, b 600, c 400, d 2000)
+  --connections C   concurrent clients in a–d (default 8)
+  --sessions S      concurrent sessions in e (default 1000)
+  --size BYTES      small message size (default 1024); --large-size BYTES for b (default 102400)
+  --no-postfix      leave the Postfix peer out
+  --profile         then one more relay run of scenario a, V8-profiled; top functions printed
   --profile-out F   keep that profile as F (.cpuprofile, opens in Chrome DevTools); implies --profile
   --runner R        compiled (default: tsc into node_modules/.cache, plain node) or tsx`;
 
@@ -38,7 +56,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       messages: { type: 'string' },
       connections: { type: 'string' },
       size: { type: 'string' },
+      'large-size': { type: 'string' },
+      sessions: { type: 'string' },
       runs: { type: 'string' },
+      scenario: { type: 'string' },
+      'no-postfix': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'profile-out': { type: 'string' },
       runner: { type: 'string', default: 'compiled' },
@@ -52,16 +74,33 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   if (values.runner !== 'compiled' && values.runner !== 'tsx') {
     throw new Error('--runner must be compiled or tsx');
   }
+  const scenarios = (values.scenario ?? SCENARIO_IDS.join(','))
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter((x) => x !== '');
+  const unknown = scenarios.filter((x) => !(SCENARIO_IDS as readonly string[]).includes(x));
+  if (unknown.length > 0 || scenarios.length === 0) {
+    throw new Error(`--scenario takes a list of ${SCENARIO_IDS.join(', ')}`);
+  }
+  const messagesOverride =
+    values.messages === undefined ? undefined : positiveInt('messages', values.messages, 1);
   const options: BenchOptions = {
-    messages: positiveInt('messages', values.messages, 2000),
+    messagesOverride,
+    messages: messagesOverride ?? 2000,
     connections: positiveInt('connections', values.connections, 8),
     size: positiveInt('size', values.size, 1024),
+    largeSize: positiveInt('large-size', values['large-size'], 102_400),
+    sessions: positiveInt('sessions', values.sessions, 1000),
     runs: positiveInt('runs', values.runs, 3),
+    scenarios: SCENARIO_IDS.filter((id) => scenarios.includes(id)),
+    postfix: !values['no-postfix'],
     profile: values.profile || values['profile-out'] !== undefined,
     profileOut: values['profile-out'],
     runner: values.runner,
   };
-  if (options.size < 200) throw new Error('--size must be at least 200 bytes (headers)');
+  if (Math.min(options.size, options.largeSize) < 200) {
+    throw new Error('--size and --large-size must be at least 200 bytes (headers)');
+  }
   if (options.messages < options.connections) {
     throw new Error('--messages must be at least --connections');
   }

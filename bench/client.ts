@@ -1,4 +1,7 @@
-/** The load generator: C long-lived STARTTLS sessions, each sending its share of messages in lockstep. */
+/**
+ * The load generator: long-lived sessions (STARTTLS or plaintext) each sending its share of
+ * messages in lockstep, or a new connection and handshake per message.
+ */
 import { performance } from 'node:perf_hooks';
 import { SmtpWire } from './smtp-wire.js';
 
@@ -42,18 +45,42 @@ async function sendOne(wire: SmtpWire, message: Buffer): Promise<number> {
   return performance.now() - t0;
 }
 
-async function openSession(port: number, message: Buffer): Promise<Session> {
-  const t0 = performance.now();
+export interface SessionOptions {
+  /** STARTTLS after the first EHLO (default true). */
+  readonly tls?: boolean;
+  /** Send one warm-up message once set up (default true); `coldMs` is 0 without. */
+  readonly warmUp?: boolean;
+}
+
+/** Connect, greeting, EHLO, and with `tls` STARTTLS and EHLO again: ready for MAIL. */
+async function greet(port: number, tls: boolean): Promise<SmtpWire> {
   const wire = await SmtpWire.connect(port);
   try {
     const greeting = await wire.reply();
     if (greeting.code !== 220) throw new Error(`greeting: ${greeting.text}`);
     await wire.exchange('EHLO client.test\r\n', 250);
-    await wire.exchange('STARTTLS\r\n', 220);
-    await wire.upgrade();
-    await wire.exchange('EHLO client.test\r\n', 250);
+    if (tls) {
+      await wire.exchange('STARTTLS\r\n', 220);
+      await wire.upgrade();
+      await wire.exchange('EHLO client.test\r\n', 250);
+    }
+    return wire;
+  } catch (err) {
+    wire.close();
+    throw err;
+  }
+}
+
+async function openSession(
+  port: number,
+  message: Buffer,
+  options: SessionOptions = {},
+): Promise<Session> {
+  const t0 = performance.now();
+  const wire = await greet(port, options.tls ?? true);
+  try {
     const setupMs = performance.now() - t0;
-    const coldMs = await sendOne(wire, message);
+    const coldMs = options.warmUp === false ? 0 : await sendOne(wire, message);
     return { wire, setupMs, coldMs };
   } catch (err) {
     wire.close();
@@ -61,14 +88,27 @@ async function openSession(port: number, message: Buffer): Promise<Session> {
   }
 }
 
-/** Opens `count` sessions in parallel and sends one warm-up message on each. */
+/**
+ * Opens `count` sessions, at most `parallel` being set up at a time (default: all at once), and
+ * sends one warm-up message on each unless told not to.
+ */
 export async function openSessions(
   port: number,
   count: number,
   message: Buffer,
+  options: SessionOptions & { readonly parallel?: number } = {},
 ): Promise<Session[]> {
-  const settled = await Promise.allSettled(
-    Array.from({ length: count }, () => openSession(port, message)),
+  const parallel = Math.min(count, options.parallel ?? count);
+  const settled: Array<PromiseSettledResult<Session>> = [];
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (started < count) {
+        started += 1;
+        const [result] = await Promise.allSettled([openSession(port, message, options)]);
+        if (result) settled.push(result);
+      }
+    }),
   );
   const sessions = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s) => s.status === 'rejected');
@@ -93,6 +133,50 @@ export async function sendLoad(
       const share = Math.floor(total / sessions.length) + (i < total % sessions.length ? 1 : 0);
       for (let k = 0; k < share; k += 1) {
         latencies[next++] = await sendOne(s.wire, message);
+      }
+    }),
+  );
+  return { latenciesMs: latencies, elapsedMs: performance.now() - t0 };
+}
+
+/** Every session sends one message at the same time; per-message latency MAIL → 250. */
+export async function sendOneEach(
+  sessions: readonly Session[],
+  message: Buffer,
+): Promise<LoadResult> {
+  const t0 = performance.now();
+  const latencies = await Promise.all(sessions.map((s) => sendOne(s.wire, message)));
+  return { latenciesMs: Float64Array.from(latencies), elapsedMs: performance.now() - t0 };
+}
+
+/**
+ * `total` messages from `clients` concurrent clients, each message on a new connection with its
+ * own handshake (connect, greeting, EHLO, STARTTLS, EHLO, MAIL, RCPT, DATA, QUIT); latency is
+ * connect → final 250.
+ */
+export async function sendFresh(
+  port: number,
+  total: number,
+  clients: number,
+  message: Buffer,
+  tls = true,
+): Promise<LoadResult> {
+  const latencies = new Float64Array(total);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(clients, total) }, async () => {
+      while (next < total) {
+        const i = next++;
+        const start = performance.now();
+        const wire = await greet(port, tls);
+        try {
+          await sendOne(wire, message);
+          latencies[i] = performance.now() - start;
+          await wire.exchange('QUIT\r\n', 221);
+        } finally {
+          wire.close();
+        }
       }
     }),
   );

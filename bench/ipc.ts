@@ -12,6 +12,20 @@ export interface SinkStats {
   readonly delivered: number;
   readonly connections: number;
   readonly bytes: number;
+  /** Messages delivered since the last `mark`, and the sink's clock (ms) at the first and last. */
+  readonly sinceMark?: {
+    readonly delivered: number;
+    readonly firstAtMs: number | null;
+    readonly lastAtMs: number | null;
+  };
+}
+
+/** Relay → parent, answering `lag`: event-loop delay since the last `lag-reset` (perf_hooks). */
+export interface LagMessage {
+  readonly kind: 'lag';
+  readonly meanMs: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 /** Relay → parent, once `profile-start` or `profile-stop` is done. */
@@ -19,11 +33,17 @@ export interface ProfiledMessage {
   readonly kind: 'profiled';
 }
 
-export type ChildMessage = ReadyMessage | SinkStats | ProfiledMessage;
+export type ChildMessage = ReadyMessage | SinkStats | ProfiledMessage | LagMessage;
 
-/** Parent → child. `profile-stop` writes the .cpuprofile to `path`. */
+/**
+ * Parent → child. `profile-stop` writes the .cpuprofile to `path`; `mark` (sink) starts counting
+ * arrivals afresh and answers with `stats`; `lag-reset` and `lag` (relay) answer with `lag`.
+ */
 export type ParentMessage =
   | { readonly kind: 'stats' }
+  | { readonly kind: 'mark' }
+  | { readonly kind: 'lag-reset' }
+  | { readonly kind: 'lag' }
   | { readonly kind: 'profile-start' }
   | { readonly kind: 'profile-stop'; readonly path: string };
 
@@ -32,11 +52,14 @@ function hasKind(m: unknown): m is { kind: unknown } {
 }
 
 export function isChildMessage(m: unknown): m is ChildMessage {
-  return hasKind(m) && ['ready', 'stats', 'profiled'].includes(String(m.kind));
+  return hasKind(m) && ['ready', 'stats', 'profiled', 'lag'].includes(String(m.kind));
 }
 
 export function isParentMessage(m: unknown): m is ParentMessage {
-  return hasKind(m) && ['stats', 'profile-start', 'profile-stop'].includes(String(m.kind));
+  return (
+    hasKind(m) &&
+    ['stats', 'mark', 'lag-reset', 'lag', 'profile-start', 'profile-stop'].includes(String(m.kind))
+  );
 }
 
 /** Sends to the parent; a no-op when not forked. */

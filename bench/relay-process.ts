@@ -1,4 +1,8 @@
-/** Bench child: the relay from a YAML config file (argv[2]), its port reported over IPC. */
+/**
+ * Bench child: the relay from a YAML config file (argv[2]), its port reported over IPC, and its
+ * event-loop delay measured in-process and reported on request.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startRelay } from '../src/app.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { CpuProfiler } from './cpu-profiler.js';
@@ -12,9 +16,24 @@ const relay = await startRelay(loaded.config);
 const listener = relay.listeners.get('mta') ?? [...relay.listeners.values()][0];
 if (!listener) throw new Error('the relay has no listener');
 
+// The relay's own event-loop delay: how late its timers and I/O callbacks run under the load.
+const lag = monitorEventLoopDelay({ resolution: 5 });
+lag.enable();
+const ms = (ns: number): number => ns / 1e6;
+
 const profiler = new CpuProfiler();
 process.on('message', (m: unknown) => {
   if (!isParentMessage(m)) return;
+  if (m.kind === 'lag-reset') lag.reset();
+  if (m.kind === 'lag' || m.kind === 'lag-reset') {
+    tellParent({
+      kind: 'lag',
+      meanMs: Number.isNaN(lag.mean) ? 0 : ms(lag.mean),
+      p99Ms: ms(lag.percentile(99)),
+      maxMs: ms(lag.max),
+    });
+    return;
+  }
   const done = (): void => tellParent({ kind: 'profiled' });
   const failed = (err: unknown): void => {
     process.stderr.write(`relay-process: profiling failed: ${String(err)}\n`);

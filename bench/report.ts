@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import type { BenchOptions } from './args.js';
 import type { RunResult } from './measure.js';
 import type { ProfileSummary } from './profile.js';
+import type { ScenarioRunResult, SubjectKind } from './scenario-run.js';
+import type { Scenario as BenchScenario } from './scenarios.js';
 import { spread, type Spread } from './stats.js';
 
 function num(n: number, digits: number): string {
@@ -178,4 +180,134 @@ export function renderProfile(summary: ProfileSummary): string {
       '`perf record -g -p PID` gives a CPU-time view.',
     '',
   ].join('\n');
+}
+
+export interface SubjectRuns {
+  readonly kind: SubjectKind;
+  readonly runs: readonly ScenarioRunResult[];
+  /** Why the subject was not measured (e.g. Postfix not installed). */
+  readonly missing?: string;
+}
+
+export interface ScenarioResults {
+  readonly scenario: BenchScenario;
+  readonly subjects: readonly SubjectRuns[];
+  /** relay msgs/s ÷ Postfix msgs/s, per run (same run index, so measured side by side). */
+  readonly relayOverPostfix: readonly number[];
+}
+
+const SUBJECT_NAMES: Record<SubjectKind, string> = {
+  ceiling: 'ceiling (sink alone)',
+  relay: 'relay',
+  postfix: 'Postfix 3.7',
+};
+
+/** The one table of `npm run bench`: every scenario, every subject, and the notes to read it. */
+export function renderScenarios(
+  options: BenchOptions,
+  results: readonly ScenarioResults[],
+): string {
+  const rows: string[][] = [];
+  for (const { scenario, subjects, relayOverPostfix } of results) {
+    for (const s of subjects) {
+      const label = subjects.indexOf(s) === 0 ? scenario.title : '';
+      if (s.missing !== undefined) {
+        rows.push([label, SUBJECT_NAMES[s.kind], s.missing, '—', '—', '—', '—', '—', '—']);
+        continue;
+      }
+      const queued = s.kind === 'postfix' ? ' (q)' : '';
+      const of = (f: (r: ScenarioRunResult) => number, digits: number): string =>
+        cell(s.runs.map(f), digits);
+      rows.push([
+        label,
+        SUBJECT_NAMES[s.kind],
+        of((r) => r.msgsPerSecond, 0),
+        `${of((r) => r.p50Ms, 1)}${queued}`,
+        `${of((r) => r.p99Ms, 1)}${queued}`,
+        of((r) => r.peakRssMiB, 1),
+        of((r) => r.cpuPer1k.subject, 2),
+        s.kind === 'relay' && relayOverPostfix.length > 0 ? cell(relayOverPostfix, 2) : '',
+        s.kind === 'relay'
+          ? `${of((r) => r.lag?.p99Ms ?? NaN, 1)} / ${of((r) => r.lag?.maxMs ?? NaN, 1)}`
+          : '',
+      ]);
+    }
+  }
+  const table = renderTable(
+    [
+      'scenario',
+      'subject',
+      'msgs/s at sink',
+      'p50 ms',
+      'p99 ms',
+      'peak RSS MiB',
+      'CPU s/1k msgs',
+      'relay/Postfix',
+      'relay loop lag p99 / max ms',
+    ],
+    rows,
+  );
+  const notes = [
+    `Each cell: median (min–max) of ${options.runs} run(s); in every run the subjects go one after ` +
+      `the other (ceiling, relay, Postfix), so the relay/Postfix ratio is taken per run.`,
+    'msgs/s: messages arriving at the sink per second, from the first to the last arrival of the ' +
+      'measured load (warm-up messages excluded). Postfix queues, so its rate is its delivery rate.',
+    'p50/p99: client-side, MAIL sent → final 250 (c: connect → final 250 of a fresh session). ' +
+      '(q) marks Postfix: its 250 means queued, not delivered, so it is not comparable.',
+    'peak RSS: the highest sample (every 0.1–1 s) of VmRSS; Postfix: PSS (smaps_rollup) of all ' +
+      'processes of the instance (master and the daemons it started) summed, so pages its ' +
+      'daemons share count once; ceiling: the sink.',
+    'CPU s/1k msgs: user + system CPU of the subject per 1,000 measured messages; Postfix: the ' +
+      'master and every daemon it started, those that exited included (reaped into its cutime); ' +
+      'ceiling: the sink.',
+    'relay loop lag: perf_hooks.monitorEventLoopDelay inside the relay during the load.',
+    'TLS: ECDSA P-256 certificates everywhere; the relay route is `tls: may` (d: `none`), Postfix ' +
+      'has `smtpd_tls_security_level = may`, `smtp_tls_security_level = may` and ' +
+      '`smtp_tls_connection_reuse = yes` (d: none). Greeting pause: none at the sink and the ' +
+      'relay (listener `greetingDelayMs: 0`), none in Postfix (no postscreen).',
+  ];
+  return `${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+}
+
+/** Per scenario, where the CPU went: client, subject, sink, per 1,000 messages. */
+export function renderCpuBreakdown(results: readonly ScenarioResults[]): string {
+  const rows: string[][] = [];
+  for (const { scenario, subjects } of results) {
+    for (const s of subjects) {
+      if (s.missing !== undefined) continue;
+      rows.push([
+        subjects.indexOf(s) === 0 ? scenario.id : '',
+        SUBJECT_NAMES[s.kind],
+        cell(
+          s.runs.map((r) => r.cpuPer1k.client),
+          2,
+        ),
+        s.kind === 'ceiling'
+          ? '—'
+          : cell(
+              s.runs.map((r) => r.cpuPer1k.subject),
+              2,
+            ),
+        cell(
+          s.runs.map((r) => r.cpuPer1k.sink),
+          2,
+        ),
+        cell(
+          s.runs.map((r) => r.sinkConnections),
+          0,
+        ),
+      ]);
+    }
+  }
+  return renderTable(
+    [
+      'scenario',
+      'subject',
+      'client CPU s/1k',
+      'subject CPU s/1k',
+      'sink CPU s/1k',
+      'sink conns/run',
+    ],
+    rows,
+  );
 }

@@ -8,10 +8,19 @@ import type { Config } from './config/schema.js';
 import { startListener, type Listener } from './inbound/listener.js';
 import { NetworkSet } from './inbound/networks.js';
 import { SessionLimits } from './inbound/session-limits.js';
+import { inboundHardening } from './inbound/connection-guard.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
+import { join } from 'node:path';
+import { TlsHistory } from './history/tls-history.js';
+import { MtaStsSource } from './mta-sts/source.js';
 import { openHop } from './outbound/open-hop.js';
+import { resolvePolicy, type HopDemand } from './outbound/policy-resolver.js';
+import { SessionTelemetry } from './outbound/session-telemetry.js';
 import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
 import type { Resolver } from './routing/mx.js';
+import { readRouteFiles, requireTlsHonoured } from './routing/route-tls.js';
+import { identityFromConfig } from './tls-rpt/config-identity.js';
+import { startTlsRpt, type RunningTlsRpt } from './tls-rpt/tls-rpt.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/http.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -21,11 +30,16 @@ import { CertificateReloader, unusable, type CertificateSource } from './tls/rel
 
 /** Seams for tests and embedding: all optional, production uses the defaults. */
 export interface RelayOverrides {
-  readonly resolver?: Resolver;
+  /** MX, address and TXT lookups (MTA-STS, TLS-RPT). */
+  readonly resolver?: Resolver & Pick<dns.Resolver, 'resolveTxt'>;
+  /** Where MTA-STS policies are fetched (443 in production). */
+  readonly mtaStsHttpsPort?: number;
+  /** TLS-RPT's clock and its background intervals (day rollover tests). */
+  readonly tlsRpt?: { readonly now?: () => Date; readonly checkIntervalMs?: number };
   readonly lookup?: AddressLookup;
   readonly mxPort?: number;
   readonly deadlines?: Partial<HopDeadlines>;
-  /** Trust anchors for next-hop verification instead of the system roots (PEM). */
+  /** Trust anchors for next-hop and MTA-STS verification instead of the system roots (PEM). */
   readonly outboundCa?: string;
   readonly logDestination?: DestinationStream;
   readonly processMetrics?: boolean;
@@ -84,6 +98,7 @@ export async function startRelay(
   const resolver = overrides.resolver ?? new dns.Resolver({ timeout: 5000, tries: 2 });
   const router = new Router(config.routes, {
     resolver,
+    routeFiles: await readRouteFiles(config.routes),
     ...(overrides.lookup ? { lookup: overrides.lookup } : {}),
     ...(overrides.mxPort !== undefined ? { mxPort: overrides.mxPort } : {}),
   });
@@ -96,6 +111,7 @@ export async function startRelay(
     config.relay.bareNewline === 'reject' && !bareNewlineExempt.contains(client);
   const sink = transactionSink(logger, metrics);
   const limits = new SessionLimits(config.limits.maxSessions, config.limits.maxSessionsPerAddress);
+  const hardening = inboundHardening(config.limits, config.relay.allowedNetworks);
   const users =
     config.auth?.usersFile !== undefined ? await UsersFile.load(config.auth.usersFile) : undefined;
   users?.watch(
@@ -106,15 +122,23 @@ export async function startRelay(
     },
     overrides.usersFilePollMs,
   );
-  const open = (nextHop: NextHop) =>
-    openHop(nextHop, {
+  const outbound = await startOutboundState(config, overrides, resolver, logger, metrics);
+  const open = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) => {
+    const resolved = await resolvePolicy(nextHop, demand, outbound);
+    if (resolved.sts) outbound.telemetry.stsLookupFailed(nextHop.domain, resolved.sts);
+    const opened = await openHop(nextHop, resolved.policy, {
       helo: config.hostname,
       router,
       deadlines,
       ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-      onStartTls: (r) => metrics.startTls(r),
+      onSession: (report) => outbound.telemetry.session(report),
       onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
     });
+    if (!opened.ok && opened.refusedBy !== undefined) {
+      metrics.policyRefusals.inc({ policy: opened.refusedBy });
+    }
+    return opened;
+  };
   const passthroughHop = config.auth?.passthrough ? router.catchAllHop() : undefined;
   const credentialCheck: CredentialCheck<Grant> | undefined = users
     ? usersFileCheck(users)
@@ -148,11 +172,13 @@ export async function startRelay(
         allowedNetworks,
         credentials,
         minVersion: config.tls.minVersion,
+        requireTls: requireTlsHonoured(config.routes),
         hostname: config.hostname,
         maxMessageSize: config.relay.maxMessageSize,
         logger,
         metrics,
         limits,
+        hardening,
         ...(authenticator ? { authenticator } : {}),
       });
       listeners.set(listener.name, listener);
@@ -160,6 +186,7 @@ export async function startRelay(
   } catch (err) {
     await closeAll();
     users?.close();
+    await outbound.close();
     throw err;
   }
 
@@ -213,8 +240,72 @@ export async function startRelay(
       reloader.close();
       users?.close();
       await closeAll();
+      await outbound.close();
       await metricsServer?.close();
       logger.flush();
+    },
+  };
+}
+
+interface OutboundState {
+  readonly sts: MtaStsSource;
+  readonly history: TlsHistory;
+  readonly tlsRpt: RunningTlsRpt | undefined;
+  readonly telemetry: SessionTelemetry;
+  close(): Promise<void>;
+}
+
+/** Per-instance outbound state: MTA-STS cache, TLS history, TLS-RPT counts (all in stateDir). */
+async function startOutboundState(
+  config: Config,
+  overrides: RelayOverrides,
+  resolver: Resolver & Pick<dns.Resolver, 'resolveTxt'>,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<OutboundState> {
+  const { history: h, mtaSts, tlsRpt: rpt } = config.outbound;
+  const sts = new MtaStsSource({
+    resolver,
+    maxEntries: mtaSts.maxEntries,
+    metrics,
+    logger,
+    ...(overrides.mtaStsHttpsPort !== undefined ? { httpsPort: overrides.mtaStsHttpsPort } : {}),
+    ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
+    ...(mtaSts.persist ? { statePath: join(config.stateDir, 'mta-sts.json') } : {}),
+  });
+  const history = await TlsHistory.open({
+    maxEntries: h.maxEntries,
+    ...(h.persist ? { path: join(config.stateDir, 'tls-history.json') } : {}),
+  });
+  history.autoFlush(5000, (error) => logger.warn({ error }, 'TLS history not written'));
+  const tlsRpt = rpt.enabled
+    ? await startTlsRpt({
+        stateDir: config.stateDir,
+        ...identityFromConfig(config),
+        submit: rpt.submit,
+        resolver,
+        logger,
+        ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
+        ...(overrides.tlsRpt?.now !== undefined ? { now: overrides.tlsRpt.now } : {}),
+        ...(overrides.tlsRpt?.checkIntervalMs !== undefined
+          ? { checkIntervalMs: overrides.tlsRpt.checkIntervalMs }
+          : {}),
+      })
+    : undefined;
+  const telemetry = new SessionTelemetry({
+    metrics,
+    logger,
+    history,
+    ...(tlsRpt ? { tlsRpt: tlsRpt.store } : {}),
+    ...(overrides.tlsRpt?.now !== undefined ? { now: overrides.tlsRpt.now } : {}),
+  });
+  return {
+    sts,
+    history,
+    tlsRpt,
+    telemetry,
+    async close() {
+      await Promise.allSettled([sts.flush(), history.close(), tlsRpt?.close()]);
     },
   };
 }

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { startRelay } from './app.js';
 import { hashPassword } from './auth/password-hash.js';
 import { runProbe } from './probe/command.js';
+import { runTlsHistoryCommand } from './history/command.js';
+import { runTlsRptCommand } from './tls-rpt/command.js';
 import { defaultConfig } from './config/default.js';
 import { loadConfigFile, type LoadResult } from './config/load.js';
 
@@ -13,6 +15,10 @@ const USAGE = `usage:
   starttls-relay hash-password              read a password on stdin, print its users-file hash
   starttls-relay probe DOMAIN|HOST[:PORT] [--json] [--require none|encrypted|verified|modern]
                                             report a destination's STARTTLS posture
+  starttls-relay tls-rpt [--config FILE] [--date YYYY-MM-DD] [--json]
+                                            print this instance's TLS-RPT counts of a UTC day
+  starttls-relay tls-history [--config FILE] [--json]
+                                            list destinations and the TLS level each could take
   starttls-relay --help`;
 
 /** The whole of stdin, less one trailing line end (so `echo pw |` and a typed line both work). */
@@ -34,8 +40,10 @@ function reportErrors(source: string, errors: readonly string[]): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // probe takes its own options (--json, --require, --timeout).
+  // probe, tls-rpt and tls-history take their own options.
   if (argv[0] === 'probe') return runProbe(argv.slice(1), process);
+  if (argv[0] === 'tls-rpt') return runTlsRptCommand(argv.slice(1), process);
+  if (argv[0] === 'tls-history') return runTlsHistoryCommand(argv.slice(1), process);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },

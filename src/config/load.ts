@@ -49,6 +49,12 @@ export function validateConfig(document: unknown, baseDir: string): LoadResult {
           },
         }
       : {}),
+    routes: c.routes.map((r) => ({
+      ...r,
+      ...(r.ca !== undefined ? { ca: abs(r.ca) } : {}),
+      ...(r.clientCert !== undefined ? { clientCert: abs(r.clientCert) } : {}),
+      ...(r.clientKey !== undefined ? { clientKey: abs(r.clientKey) } : {}),
+    })),
   };
   return { ok: true, config: deepFreeze(config) };
 }

@@ -5,13 +5,6 @@ import { z } from 'zod';
 import { parseCidr } from '../inbound/networks.js';
 import { parseHostPort } from '../routing/host-port.js';
 
-/** A key or value that the contract names but this version does not build: refused, never ignored. */
-function notYet(what: string) {
-  return z
-    .custom<never>(() => false, { message: `${what} is not supported by this version` })
-    .optional();
-}
-
 const domainName = z
   .string()
   .min(1)
@@ -45,11 +38,15 @@ const listener = z
     /** Read a PROXY v1/v2 header first, from the load balancers in proxyFrom only. */
     proxyProtocol: z.boolean().default(false),
     proxyFrom: z.array(cidr).default([]),
+    /** Pause before the 220 greeting (early-talker check); see src/inbound/greeting-delay.ts. */
+    greetingDelayMs: z.number().int().min(0).max(60_000).optional(),
   })
   .transform((l) => ({
     ...l,
     port: l.port ?? DEFAULT_PORTS[l.mode],
     auth: l.auth ?? l.mode !== 'mta',
+    // defaultGreetingDelayMs: smtp-server's 100 ms on mta listeners, none on submission ones.
+    greetingDelayMs: l.greetingDelayMs ?? (l.mode === 'mta' ? 100 : 0),
   }))
   .refine((l) => l.auth || l.mode === 'mta', {
     message: 'submission listeners always require authentication (auth: true)',
@@ -119,25 +116,90 @@ const relay = z.strictObject({
   bareNewlineExempt: z.array(cidr).optional(),
 });
 
-const route = z.strictObject({
-  domains: z.array(domainName).min(1),
-  nextHop: z.string().refine((h) => h === 'mx' || parseHostPort(h) !== undefined, {
-    message: 'expected "mx" or host[:port], with IPv6 addresses in brackets: [2001:db8::1]:25',
-  }),
-  tls: z
-    .enum(['none', 'may', 'encrypt', 'verify'])
-    .default('may')
-    .refine((l) => l === 'none' || l === 'may', {
-      message: 'route TLS levels encrypt and verify are not supported by this version (none | may)',
+const route = z
+  .strictObject({
+    domains: z.array(domainName).min(1),
+    nextHop: z.string().refine((h) => h === 'mx' || parseHostPort(h) !== undefined, {
+      message: 'expected "mx" or host[:port], with IPv6 addresses in brackets: [2001:db8::1]:25',
     }),
-  ca: notYet('a route CA'),
-  clientCert: notYet('a route client certificate'),
-  clientKey: notYet('a route client key'),
-  mtaSts: notYet('MTA-STS'),
-  minVersion: notYet('a route TLS minimum version'),
+    /**
+     * The least TLS this route accepts (a ladder, RFC 7435 §1.3 for may): none never tries,
+     * may encrypts when it can, encrypt refuses plaintext, verify also checks chain and name.
+     */
+    tls: z.enum(['none', 'may', 'encrypt', 'verify']).default('may'),
+    /** Trust anchors (PEM file) for verifying this route's next hop instead of the system roots. */
+    ca: z.string().min(1).optional(),
+    /** Client certificate and key (PEM files) presented to the next hop: mutual TLS. */
+    clientCert: z.string().min(1).optional(),
+    clientKey: z.string().min(1).optional(),
+    /**
+     * Lowest protocol offered. Below TLSv1.2 only on `may` routes: a legacy hop then gets weak
+     * encryption rather than none (RFC 8996 deprecates TLS 1.0 and 1.1 everywhere else).
+     */
+    minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    /** Honour the MTA-STS policies of MX destinations (RFC 8461); default on for `nextHop: mx`. */
+    mtaSts: z.boolean().optional(),
+    /** Refuse (451 4.7.5) a destination that falls below the best TLS it reached before. */
+    enforceHistory: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    const issue = (path: string, message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((r.clientCert === undefined) !== (r.clientKey === undefined)) {
+      issue('clientCert', 'clientCert and clientKey go together: give both, or neither');
+    }
+    if (r.tls === 'none') {
+      for (const key of ['ca', 'clientCert', 'clientKey'] as const) {
+        if (r[key] !== undefined) issue(key, `${key} has no use on a route with tls: none`);
+      }
+    }
+    if ((r.minVersion === 'TLSv1' || r.minVersion === 'TLSv1.1') && r.tls !== 'may') {
+      issue('minVersion', `${r.minVersion} is allowed on tls: may routes only (RFC 8996)`);
+    }
+    if (r.mtaSts === true && r.nextHop !== 'mx') {
+      issue('mtaSts', 'MTA-STS applies to MX delivery: set nextHop: mx or drop mtaSts');
+    }
+  });
+
+/** Per-instance state about next hops (DESIGN invariant 7: nothing here is needed to be correct). */
+const outbound = z.strictObject({
+  /** The best TLS each destination reached, for downgrade detection and `tls-history`. */
+  history: z
+    .strictObject({
+      maxEntries: z.number().int().min(1).max(10_000_000).default(100_000),
+      /** Keep it in stateDir/tls-history.json across restarts. */
+      persist: z.boolean().default(true),
+    })
+    .default({ maxEntries: 100_000, persist: true }),
+  mtaSts: z
+    .strictObject({
+      /** Cached policies (RFC 8461 §5.1), least recently used evicted first. */
+      maxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
+      /** Keep policies in stateDir/mta-sts.json across restarts. */
+      persist: z.boolean().default(true),
+    })
+    .default({ maxEntries: 10_000, persist: true }),
+  tlsRpt: z
+    .strictObject({
+      /** Count sessions per policy domain and write the daily reports (RFC 8460). */
+      enabled: z.boolean().default(false),
+      organization: z.string().min(1).optional(),
+      contact: z.string().min(1).optional(),
+      /** POST each report to the domain's https: rua (RFC 8460 §5.3.2). */
+      submit: z.boolean().default(false),
+    })
+    .default({ enabled: false, submit: false }),
 });
 
-const defaultRoutes = [{ domains: ['*'], nextHop: 'mx', tls: 'may' as const }];
+const defaultRoutes = [
+  {
+    domains: ['*'],
+    nextHop: 'mx',
+    tls: 'may' as const,
+    minVersion: 'TLSv1.2' as const,
+    enforceHistory: false,
+  },
+];
 
 export const configSchema = z
   .strictObject({
@@ -161,6 +223,7 @@ export const configSchema = z
           auth: false,
           proxyProtocol: false,
           proxyFrom: [],
+          greetingDelayMs: 100,
         },
       ])
       .superRefine((ls, ctx) => {
@@ -193,8 +256,45 @@ export const configSchema = z
         maxSessions: z.number().int().min(1).default(1000),
         /** Concurrent inbound sessions from one client address. */
         maxSessionsPerAddress: z.number().int().min(1).default(20),
+        /** Command line bytes without CRLF (RFC 5321 §4.5.3.1.4 minimum 512); over: 500 5.5.2. */
+        maxCommandLength: z.number().int().min(512).max(16_000).default(2048),
+        /** Syntax and sequence errors (500/501/503…) per session before 421 4.7.0. */
+        maxErrors: z.number().int().min(1).default(20),
+        /** HELO, EHLO, RSET, NOOP, VRFY, HELP per session (reset by a delivered message). */
+        maxJunkCommands: z.number().int().min(1).default(100),
+        /** New connections per client address per minute, 0 = unlimited; over: 421 4.7.0. */
+        connectionRatePerMinute: z.number().int().min(0).default(600),
+        /** STARTTLS handshakes per client address per minute, 0 = unlimited; over: 454 4.7.0. */
+        tlsHandshakeRatePerMinute: z.number().int().min(0).default(300),
+        /** Networks exempt from both rates (default: relay.allowedNetworks, like Postfix's mynetworks). */
+        rateExempt: z.array(cidr).optional(),
+        /** Silence allowed while the client owes us input (RFC 5321 §4.5.3.2.7: at least 5 minutes). */
+        idleTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+        /** From STARTTLS to a finished handshake; past it the connection is dropped. */
+        tlsHandshakeTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+        /** From the first byte of a command line to its CRLF, however it trickles in. */
+        commandTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+        /** Minimum message bytes per second over each window of DATA (Postfix 500), 0 = none. */
+        minDataRate: z.number().int().min(0).default(500),
+        dataRateWindowSeconds: z.number().int().min(1).max(3600).default(30),
+        /** Hard cap on one session, whatever it does. */
+        maxSessionSeconds: z.number().int().min(1).default(3600),
       })
-      .default({ maxSessions: 1000, maxSessionsPerAddress: 20 }),
+      .default({
+        maxSessions: 1000,
+        maxSessionsPerAddress: 20,
+        maxCommandLength: 2048,
+        maxErrors: 20,
+        maxJunkCommands: 100,
+        connectionRatePerMinute: 600,
+        tlsHandshakeRatePerMinute: 300,
+        idleTimeoutSeconds: 300,
+        tlsHandshakeTimeoutSeconds: 60,
+        commandTimeoutSeconds: 300,
+        minDataRate: 500,
+        dataRateWindowSeconds: 30,
+        maxSessionSeconds: 3600,
+      }),
     shutdown: z
       .strictObject({
         /** On SIGTERM: how long open sessions may finish their transactions before a forced close. */
@@ -202,6 +302,11 @@ export const configSchema = z
       })
       .default({ drainSeconds: 30 }),
     routes: z.array(route).default(defaultRoutes),
+    outbound: outbound.default({
+      history: { maxEntries: 100_000, persist: true },
+      mtaSts: { maxEntries: 10_000, persist: true },
+      tlsRpt: { enabled: false, submit: false },
+    }),
     metrics: z
       .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })
       .default({ host: '127.0.0.1', port: 9464 }),

@@ -17,12 +17,15 @@ import { tlsVersionLabel } from '../telemetry/metrics.js';
 import type { TlsFacts } from '../outbound/tls-facts.js';
 import { forwardSecret, handshakeFailure } from '../tls/census.js';
 import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
+import { rotateTicketKeys } from '../tls/session-tickets.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Grant } from '../auth/passthrough.js';
 import { authHandler } from './auth-handler.js';
+import { setGreetingDelay } from './greeting-delay.js';
 import { NetworkSet } from './networks.js';
 import { acceptProxyProtocol } from './proxy-protocol.js';
 import type { SessionLimits } from './session-limits.js';
+import { guardConnections, type InboundHardening } from './connection-guard.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
 import { disabledCommands, mayStartMail, refuseUnknownParameters } from './session-policy.js';
 
@@ -37,6 +40,10 @@ export interface ListenerDeps {
   readonly metrics: Metrics;
   /** Concurrent session limits, shared by every listener. */
   readonly limits: SessionLimits;
+  /** Rates, budgets and deadlines per session (connection-guard.ts), shared by every listener. */
+  readonly hardening: InboundHardening;
+  /** Advertise REQUIRETLS (RFC 8689) after STARTTLS. */
+  readonly requireTls: boolean;
   /** Present when the config has an auth section; required by listeners that offer AUTH. */
   readonly authenticator?: Authenticator<Grant>;
 }
@@ -61,9 +68,6 @@ interface SessionState {
   admitted: boolean;
   tls: TlsFacts | undefined;
 }
-
-/** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command. */
-const IDLE_TIMEOUT_MS = 300_000;
 
 export async function startListener(config: ListenerConfig, deps: ListenerDeps): Promise<Listener> {
   const states = new WeakMap<SMTPServerSession, SessionState>();
@@ -103,7 +107,11 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
         }
       : {}),
     disableReverseLookup: true,
-    socketTimeout: IDLE_TIMEOUT_MS,
+    // RFC 8689 §4.1: offered on TLS sessions only (smtp-server shows it after STARTTLS), and only
+    // when every route can honour it (see requireTlsHonoured).
+    hideREQUIRETLS: !deps.requireTls,
+    // RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command (default).
+    socketTimeout: deps.hardening.limits.idleTimeoutSeconds * 1000,
     logger: false,
 
     onConnect(session, callback) {
@@ -145,7 +153,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       }
       const refusal =
         mayStartMail(config, { secure: session.secure, authenticated: Boolean(session.user) }) ??
-        refuseUnknownParameters('MAIL', address.args);
+        refuseUnknownParameters('MAIL', address.args, deps.requireTls && session.secure);
       if (refusal) {
         callback(toServerError(refusal));
         return;
@@ -202,7 +210,10 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   };
 
   const server = new SMTPServer(options);
+  rotateTicketKeys(server);
+  setGreetingDelay(server, config.greetingDelayMs);
   if (config.proxyProtocol) acceptProxyProtocol(server, new NetworkSet(config.proxyFrom));
+  guardConnections(server, deps.hardening, config.name, deps.metrics);
   // smtp-server reports one failed handshake on several events: count each socket once.
   const failedSockets = new WeakSet<object>();
   server.on('error', (err: Error & { code?: string; remote?: string }) => {

@@ -42,10 +42,12 @@ const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
 export function refuseUnknownParameters(
   verb: 'MAIL' | 'RCPT',
   args: Readonly<Record<string, unknown>> | false | undefined,
+  /** REQUIRETLS was advertised to this session (RFC 8689 §4.1: TLS sessions only). */
+  requireTlsOffered = false,
 ): Reply | undefined {
-  const unknown = Object.keys(args || {}).find(
-    (k) => verb === 'RCPT' || !MAIL_PARAMETERS.has(k.toUpperCase()),
-  );
+  const allowed = (k: string): boolean =>
+    MAIL_PARAMETERS.has(k) || (requireTlsOffered && k === 'REQUIRETLS');
+  const unknown = Object.keys(args || {}).find((k) => verb === 'RCPT' || !allowed(k.toUpperCase()));
   return unknown === undefined
     ? undefined
     : reply(555, '5.5.4', `Unsupported ${verb} parameter ${unknown.toUpperCase().slice(0, 32)}`);

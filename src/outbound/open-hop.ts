@@ -1,17 +1,51 @@
 /**
- * @module Opening a next-hop session: each host in preference order, each of its addresses, always
- * attempting STARTTLS when offered (RFC 3207). Policy `may`: an unverified certificate still
- * encrypts; a failed handshake is retried once in plaintext on a new connection.
+ * @module Opening a next-hop session under its policy: each host in preference order, each of its
+ * addresses, always attempting STARTTLS when offered (RFC 3207). A session that falls short of an
+ * enforced check is closed before any mail and the next host is tried (RFC 8461 §5: "the next
+ * MX"); report-only checks are judged and reported the same way, but never refuse. Opportunistic
+ * hops (nothing enforced above plaintext) retry a failed handshake once in plaintext.
  */
-import { isIP } from 'node:net';
 import type { NextHop, NextHopHost, Router } from '../routing/next-hop.js';
-import { tlsPolicy } from '../tls/policy.js';
+import type { TlsLevel } from '../tls/level.js';
+import { connectOnce, type ConnectSettings } from './connect-once.js';
 import type { HopDeadlines } from './deadlines.js';
-import { HopConnection } from './hop-connection.js';
+import type { HopConnection } from './hop-connection.js';
+import {
+  failedChecks,
+  hostRefusedBy,
+  requiredLevel,
+  type HopPolicy,
+  type PolicyCheck,
+  type PolicySource,
+} from './hop-policy.js';
 import { PLAINTEXT, tlsFacts, type TlsFacts } from './tls-facts.js';
+import { certificateResult, type TlsResultType } from './tls-result.js';
 
 /** What became of STARTTLS on one outbound session (a bounded metric label). */
-export type StartTlsResult = 'encrypted' | 'not_offered' | 'failed_fallback' | 'disabled';
+export type StartTlsResult =
+  | 'encrypted'
+  | 'not_offered'
+  | 'failed_fallback'
+  | 'disabled'
+  /** TLS was required but not offered, refused or broken: closed without mail. */
+  | 'failed_deferred'
+  /** Encrypted, but short of an enforced check (verification, REQUIRETLS): closed without mail. */
+  | 'policy_refused';
+
+/** Why TLS did not happen on a session that stayed in plaintext or was given up. */
+export type TlsFailure = 'not_offered' | 'refused' | 'handshake';
+
+/** How one session measured against its policy, for logs. */
+export interface PolicyOutcome {
+  readonly required: TlsLevel;
+  readonly checks: readonly {
+    readonly source: PolicySource;
+    readonly minimum: TlsLevel;
+    readonly enforced: boolean;
+    readonly passed: boolean;
+  }[];
+  readonly mtaSts?: { readonly mode: string; readonly id: string };
+}
 
 export interface HopFacts {
   readonly host: string;
@@ -22,6 +56,7 @@ export interface HopFacts {
   /** Why STARTTLS did not encrypt: the refusal or handshake error. */
   readonly starttlsError?: string;
   readonly tls: TlsFacts;
+  readonly policy: PolicyOutcome;
 }
 
 export interface OpenedHop {
@@ -34,11 +69,35 @@ export interface FailedAttempt {
   readonly address: string | null;
   readonly port: number;
   readonly error: string;
+  /** The enforced policy that refused this host or session. */
+  readonly policy?: PolicySource;
+  readonly resultType?: TlsResultType;
 }
 
 export type OpenResult =
   | { readonly ok: true; readonly hop: OpenedHop; readonly attempts: readonly FailedAttempt[] }
-  | { readonly ok: false; readonly attempts: readonly FailedAttempt[] };
+  | {
+      readonly ok: false;
+      readonly attempts: readonly FailedAttempt[];
+      /** Set when a policy refused at least one host: the reply is a TLS refusal, not 4.4.1. */
+      readonly refusedBy?: PolicySource;
+    };
+
+/** One session (or MX host refused by name) judged against the policy: for metrics and TLS-RPT. */
+export interface SessionReport {
+  readonly nextHop: NextHop;
+  readonly host: string;
+  /** null: refused by name before connecting. */
+  readonly address: string | null;
+  readonly policy: HopPolicy;
+  readonly starttls: StartTlsResult | null;
+  readonly tls: TlsFacts;
+  readonly tlsFailure?: TlsFailure;
+  /** RFC 8460 result type when the session fell short of TLS or of a check. */
+  readonly resultType?: TlsResultType;
+  /** Every check it failed, enforced or report-only. */
+  readonly failed: readonly PolicyCheck[];
+}
 
 export interface OpenDeps {
   /** Our EHLO name. */
@@ -47,144 +106,249 @@ export interface OpenDeps {
   readonly deadlines: HopDeadlines;
   /** Trust anchors for verifying next hops instead of the system roots (PEM). */
   readonly ca?: string;
-  /** Called once per outbound connection that reached EHLO, for metrics. */
-  readonly onStartTls?: (result: StartTlsResult) => void;
+  /** Called for each session that reached EHLO and each MX host refused by name. */
+  readonly onSession?: (report: SessionReport) => void;
   /** Called for each address that could not be used. */
   readonly onAttemptFailed?: () => void;
 }
 
-type Connected =
-  | { readonly ok: true; readonly connection: HopConnection }
-  | { readonly ok: false; readonly error: string; readonly duringHandshake: boolean };
-
-function connectOnce(
-  address: string,
-  host: NextHopHost,
-  plaintext: boolean,
-  deps: OpenDeps,
-): Promise<Connected> {
-  const servername = isIP(host.name) === 0 ? host.name : undefined;
-  const connection = new HopConnection({
-    host: address,
-    port: host.port,
-    name: deps.helo,
-    ...(servername !== undefined ? { servername } : {}),
-    ignoreTLS: plaintext,
-    // A 454 to STARTTLS continues on this connection in plaintext; a failed handshake does not
-    // (nodemailer treats it as fatal), hence the second connection below.
-    opportunisticTLS: true,
-    tls: {
-      ...tlsPolicy('TLSv1.2'),
-      // Opportunistic: verification is recorded, not required (RFC 7435 §1.3).
-      rejectUnauthorized: false,
-      ...(deps.ca !== undefined ? { ca: deps.ca } : {}),
-      ...(servername !== undefined ? { servername } : {}),
-    },
-    connectionTimeout: deps.deadlines.connectMs + deps.deadlines.setupMs,
-    greetingTimeout: deps.deadlines.setupMs,
-    socketTimeout: deps.deadlines.finalReplyMs + 60_000,
-    logger: false,
-  });
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (r: Connected): void => {
-      if (settled) return;
-      settled = true;
-      resolve(r);
-    };
-    connection.on('error', (err: Error & { code?: string; originalCode?: string }) => {
-      const detail = [err.code, err.originalCode].filter(Boolean).join('/');
-      settle({
-        ok: false,
-        error: `${detail ? `${detail}: ` : ''}${err.message}`,
-        duringHandshake: connection.upgrading === true,
-      });
-    });
-    connection.once('end', () =>
-      settle({
-        ok: false,
-        error: 'connection closed during setup',
-        duringHandshake: connection.upgrading === true,
-      }),
-    );
-    connection.connect((err?: Error | null) => {
-      if (err) settle({ ok: false, error: err.message, duringHandshake: false });
-      else settle({ ok: true, connection });
-    });
-  });
+interface Attempted {
+  readonly starttls: StartTlsResult;
+  readonly starttlsError?: string;
+  readonly tlsFailure?: TlsFailure;
+  readonly tls: TlsFacts;
 }
 
-function startTlsOutcome(
+function attempted(
   connection: HopConnection,
-  route: NextHop['tls'],
-): Pick<HopFacts, 'starttls' | 'starttlsError' | 'tls'> {
+  plaintext: boolean,
+  handshakeError?: string,
+): Attempted {
   const socket = connection.tlsSocket;
   if (socket) return { starttls: 'encrypted', tls: tlsFacts(socket) };
-  if (route === 'none') return { starttls: 'disabled', tls: PLAINTEXT };
+  if (handshakeError !== undefined) {
+    return {
+      starttls: 'failed_fallback',
+      starttlsError: handshakeError,
+      tlsFailure: 'handshake',
+      tls: PLAINTEXT,
+    };
+  }
+  if (plaintext) return { starttls: 'disabled', tls: PLAINTEXT };
   // Still plaintext: STARTTLS was either absent from EHLO or refused (nodemailer keeps the
   // plaintext EHLO, so a STARTTLS keyword here means the hop answered it with an error).
   if (connection.extensions.has('STARTTLS')) {
     return {
       starttls: 'failed_fallback',
       starttlsError: `STARTTLS refused: ${connection.lastServerResponse || 'error'}`,
+      tlsFailure: 'refused',
       tls: PLAINTEXT,
     };
   }
-  return { starttls: 'not_offered', tls: PLAINTEXT };
+  return { starttls: 'not_offered', tlsFailure: 'not_offered', tls: PLAINTEXT };
 }
 
-export async function openHop(nextHop: NextHop, deps: OpenDeps): Promise<OpenResult> {
+/** RFC 8460 §4.3.2: the result type of a session that fell short. */
+function resultType(a: Attempted, failed: readonly PolicyCheck[]): TlsResultType | undefined {
+  if (a.tlsFailure === 'handshake') return 'validation-failure';
+  if (a.tlsFailure !== undefined) return 'starttls-not-supported';
+  if (a.tls.level === 'encrypted' && failed.some((c) => c.minimum === 'verified')) {
+    return certificateResult(a.tls);
+  }
+  return failed.length > 0 ? 'validation-failure' : undefined;
+}
+
+function outcome(
+  policy: HopPolicy,
+  failed: readonly PolicyCheck[],
+  required: TlsLevel,
+): PolicyOutcome {
+  return {
+    required,
+    checks: policy.checks.map((c) => ({
+      source: c.source,
+      minimum: c.minimum,
+      enforced: c.enforced,
+      passed: !failed.includes(c),
+    })),
+    ...(policy.sts ? { mtaSts: { mode: policy.sts.mode, id: policy.sts.id } } : {}),
+  };
+}
+
+export async function openHop(
+  nextHop: NextHop,
+  policy: HopPolicy,
+  deps: OpenDeps,
+): Promise<OpenResult> {
   const attempts: FailedAttempt[] = [];
+  let refusedBy: PolicySource | undefined;
+  const required = requiredLevel(policy);
+  const settings: ConnectSettings = {
+    helo: deps.helo,
+    deadlines: deps.deadlines,
+    route: nextHop.tls,
+    ...(deps.ca !== undefined ? { ca: deps.ca } : {}),
+    plaintext: nextHop.tls.level === 'none',
+  };
+  const refuse = (attempt: FailedAttempt): void => {
+    attempts.push(attempt);
+    refusedBy ??= attempt.policy;
+  };
+
   for (const host of nextHop.hosts) {
+    const base = { host: host.name, port: host.port };
+    const byName = hostRefusedBy(policy, host.name);
+    if (byName) {
+      deps.onSession?.({
+        nextHop,
+        host: host.name,
+        address: null,
+        policy,
+        starttls: null,
+        tls: PLAINTEXT,
+        resultType: 'validation-failure',
+        failed: [byName],
+      });
+      refuse({
+        ...base,
+        address: null,
+        error: `not an MX host allowed by the ${byName.source} policy`,
+        policy: byName.source,
+        resultType: 'validation-failure',
+      });
+      continue;
+    }
     const addresses = await deps.router.addresses(nextHop, host);
     if (addresses.length === 0) {
-      attempts.push({ host: host.name, address: null, port: host.port, error: 'no address' });
+      attempts.push({ ...base, address: null, error: 'no address' });
       deps.onAttemptFailed?.();
       continue;
     }
     for (const address of addresses) {
-      const first = await connectOnce(address, host, nextHop.tls === 'none', deps);
-      const base = { host: host.name, address, port: host.port, mxPreference: host.preference };
-      if (first.ok) {
-        const outcome = startTlsOutcome(first.connection, nextHop.tls);
-        deps.onStartTls?.(outcome.starttls);
-        return {
-          ok: true,
-          hop: { connection: first.connection, facts: { ...base, ...outcome } },
-          attempts,
-        };
-      }
-      if (first.duringHandshake) {
-        // RFC 3207 §4.1 leaves it to the client; opportunistic policy prefers plaintext to no mail.
-        const retry = await connectOnce(address, host, true, deps);
-        if (retry.ok) {
-          deps.onStartTls?.('failed_fallback');
-          return {
-            ok: true,
-            hop: {
-              connection: retry.connection,
-              facts: {
-                ...base,
-                starttls: 'failed_fallback',
-                starttlsError: first.error,
-                tls: PLAINTEXT,
-              },
-            },
-            attempts,
-          };
-        }
-        attempts.push({
-          host: host.name,
-          address,
-          port: host.port,
-          error: `${first.error}; plaintext retry: ${retry.error}`,
-        });
+      const opened = await openAddress(nextHop, host, address, policy, required, settings, deps);
+      if (opened.ok) return { ok: true, hop: opened.hop, attempts };
+      if (opened.attempt.policy !== undefined) refuse(opened.attempt);
+      else {
+        attempts.push(opened.attempt);
         deps.onAttemptFailed?.();
-        continue;
       }
-      attempts.push({ host: host.name, address, port: host.port, error: first.error });
-      deps.onAttemptFailed?.();
     }
   }
-  return { ok: false, attempts };
+  return { ok: false, attempts, ...(refusedBy !== undefined ? { refusedBy } : {}) };
+}
+
+type AddressResult =
+  { readonly ok: true; readonly hop: OpenedHop } | { readonly ok: false; attempt: FailedAttempt };
+
+async function openAddress(
+  nextHop: NextHop,
+  host: NextHopHost,
+  address: string,
+  policy: HopPolicy,
+  required: TlsLevel,
+  settings: ConnectSettings,
+  deps: OpenDeps,
+): Promise<AddressResult> {
+  const base = { host: host.name, address, port: host.port, mxPreference: host.preference };
+  const attempt = { host: host.name, address, port: host.port };
+  let connected = await connectOnce(address, host, settings);
+  let handshakeError: string | undefined;
+  if (!connected.ok && connected.duringHandshake) {
+    handshakeError = connected.error;
+    if (required !== 'none') {
+      // A TLS-required hop never falls back to plaintext (RFC 8461 §5, Postfix `encrypt`).
+      const failed = failedChecks(policy, host.name, 'none');
+      const source = failed.find((c) => c.enforced)?.source ?? 'route';
+      deps.onSession?.({
+        nextHop,
+        host: host.name,
+        address,
+        policy,
+        starttls: 'failed_deferred',
+        tls: PLAINTEXT,
+        tlsFailure: 'handshake',
+        resultType: 'validation-failure',
+        failed,
+      });
+      return {
+        ok: false,
+        attempt: {
+          ...attempt,
+          error: `TLS handshake failed: ${connected.error}`,
+          policy: source,
+          resultType: 'validation-failure',
+        },
+      };
+    }
+    // RFC 3207 §4.1 leaves it to the client; opportunistic policy prefers plaintext to no mail.
+    connected = await connectOnce(address, host, { ...settings, plaintext: true });
+    if (!connected.ok) {
+      return {
+        ok: false,
+        attempt: { ...attempt, error: `${handshakeError}; plaintext retry: ${connected.error}` },
+      };
+    }
+  }
+  if (!connected.ok) return { ok: false, attempt: { ...attempt, error: connected.error } };
+
+  const { connection } = connected;
+  const a = attempted(
+    connection,
+    settings.plaintext && handshakeError === undefined,
+    handshakeError,
+  );
+  const failed = failedChecks(policy, host.name, a.tls.level);
+  const enforced = failed.find((c) => c.enforced);
+  const noExtension =
+    enforced === undefined &&
+    policy.requireTlsExtension &&
+    !connection.extensions.has('REQUIRETLS');
+  const type = resultType(a, failed);
+  const refused = enforced !== undefined || noExtension;
+  const starttls: StartTlsResult = !refused
+    ? a.starttls
+    : a.tls.level === 'none'
+      ? 'failed_deferred'
+      : 'policy_refused';
+  deps.onSession?.({
+    nextHop,
+    host: host.name,
+    address,
+    policy,
+    starttls,
+    tls: a.tls,
+    ...(a.tlsFailure !== undefined ? { tlsFailure: a.tlsFailure } : {}),
+    ...(type !== undefined ? { resultType: type } : {}),
+    failed,
+  });
+  if (refused) {
+    connection.end();
+    const why = noExtension
+      ? 'the next hop does not offer REQUIRETLS (RFC 8689 §4.2.1)'
+      : a.tls.level === 'none'
+        ? `TLS required, but ${a.starttlsError ?? 'STARTTLS was not offered'}`
+        : `TLS not verified: ${a.tls.verifyError ?? 'no trusted certificate'}`;
+    return {
+      ok: false,
+      attempt: {
+        ...attempt,
+        error: why,
+        policy: noExtension ? 'requiretls' : (enforced?.source ?? 'route'),
+        ...(type !== undefined ? { resultType: type } : {}),
+      },
+    };
+  }
+  return {
+    ok: true,
+    hop: {
+      connection,
+      facts: {
+        ...base,
+        starttls: a.starttls,
+        ...(a.starttlsError !== undefined ? { starttlsError: a.starttlsError } : {}),
+        tls: a.tls,
+        policy: outcome(policy, failed, required),
+      },
+    },
+  };
 }

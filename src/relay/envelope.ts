@@ -1,6 +1,7 @@
 /**
  * @module The envelope as the next hop sees it: addresses with A-label domains, and the MAIL
- * parameters the hop supports (SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531). Parameters the
+ * parameters the hop supports (SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531, REQUIRETLS
+ * RFC 8689). Parameters the
  * hop did not advertise are never sent; unknown client parameters are not forwarded.
  */
 import { asciiDomain } from '../routing/domain.js';
@@ -54,5 +55,10 @@ export function mailCommand(
   const utf8 = needUtf8 || needsSmtpUtf8(from);
   if (utf8 && !extensions.has('SMTPUTF8')) return { ok: false, reply: replies.utf8NotSupported };
   if ((utf8 || a.SMTPUTF8 === true) && extensions.has('SMTPUTF8')) params.push('SMTPUTF8');
+  // RFC 8689 §4.2.1: REQUIRETLS goes on only to a hop that offers it (the hop policy checked).
+  if (a.REQUIRETLS === true) {
+    if (!extensions.has('REQUIRETLS')) return { ok: false, reply: replies.requireTlsUnsupported };
+    params.push('REQUIRETLS');
+  }
   return { ok: true, line: `MAIL FROM:${path}${params.length > 0 ? ` ${params.join(' ')}` : ''}` };
 }

@@ -5,7 +5,9 @@
  */
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError, type HopConnection } from '../outbound/hop-connection.js';
+import type { PolicySource } from '../outbound/hop-policy.js';
 import type { HopFacts, OpenedHop, OpenResult } from '../outbound/open-hop.js';
+import type { HopDemand } from '../outbound/policy-resolver.js';
 import type { NextHop } from '../routing/next-hop.js';
 import type { Reply } from '../smtp/reply.js';
 import type { TransactionRecord } from './record.js';
@@ -16,7 +18,16 @@ export interface HopSession {
   readonly facts: HopFacts;
   /** A MAIL was accepted and its transaction not completed: RSET before the next one. */
   dirty: boolean;
+  /** Opened for a REQUIRETLS transaction: verified, REQUIRETLS offered (RFC 8689 §4.2.1). */
+  readonly requireTls: boolean;
 }
+
+export type Acquired =
+  | { readonly ok: true; readonly session: HopSession }
+  /** No host answered, or (refusedBy) none met the TLS policy. */
+  | { readonly ok: false; readonly refusedBy?: PolicySource };
+
+const NO_DEMAND: HopDemand = { requireTls: false };
 
 export class HopSessionCache {
   #current: HopSession | undefined;
@@ -26,37 +37,54 @@ export class HopSessionCache {
   #pinned: string | undefined;
 
   constructor(
-    private readonly open: (nextHop: NextHop) => Promise<OpenResult>,
+    private readonly open: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>,
     private readonly deadlines: HopDeadlines,
   ) {}
 
-  /** The live session for `nextHop`, opening one if needed; undefined when no host answered. */
-  async acquire(nextHop: NextHop, record: TransactionRecord): Promise<HopSession | undefined> {
+  /** The live session for `nextHop` that meets `demand`, opening one if needed. */
+  async acquire(
+    nextHop: NextHop,
+    record: TransactionRecord,
+    demand: HopDemand = NO_DEMAND,
+  ): Promise<Acquired> {
     const current = this.#current;
-    if (current && current.nextHop.key === nextHop.key && current.connection.usable) {
+    if (
+      current &&
+      current.nextHop.key === nextHop.key &&
+      current.connection.usable &&
+      (current.requireTls || !demand.requireTls)
+    ) {
       this.#stamp(record, current);
-      return current;
+      return { ok: true, session: current };
     }
-    if (this.#pinned === nextHop.key) return undefined;
+    if (this.#pinned === nextHop.key) return { ok: false };
     if (current) this.#quit(current);
-    const opened = await this.open(nextHop);
+    const opened = await this.open(nextHop, demand);
     if (this.#closed) {
       // The client left while we were connecting: nobody would ever use or close this session.
       if (opened.ok) opened.hop.connection.close();
-      return undefined;
+      return { ok: false };
     }
     if (opened.attempts.length > 0) record.failedAttempts = opened.attempts;
     if (!opened.ok) {
       record.nextHop = { domain: nextHop.domain, source: nextHop.source };
-      return undefined;
+      return {
+        ok: false,
+        ...(opened.refusedBy !== undefined ? { refusedBy: opened.refusedBy } : {}),
+      };
     }
-    const session: HopSession = { nextHop, ...opened.hop, dirty: false };
+    const session: HopSession = {
+      nextHop,
+      ...opened.hop,
+      dirty: false,
+      requireTls: demand.requireTls,
+    };
     session.connection.on('end', () => {
       if (this.#current === session) this.#current = undefined;
     });
     this.#current = session;
     this.#stamp(record, session);
-    return session;
+    return { ok: true, session };
   }
 
   /**
@@ -69,7 +97,7 @@ export class HopSessionCache {
       opened.connection.end();
       return;
     }
-    const session: HopSession = { nextHop, ...opened, dirty: false };
+    const session: HopSession = { nextHop, ...opened, dirty: false, requireTls: false };
     session.connection.on('end', () => {
       if (this.#current === session) this.#current = undefined;
     });

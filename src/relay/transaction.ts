@@ -10,7 +10,9 @@ import type { ClientIdentity, RelayPolicy } from '../inbound/relay-authorization
 import { acceptRecipient } from '../inbound/relay-authorization.js';
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError } from '../outbound/hop-connection.js';
+import type { PolicySource } from '../outbound/hop-policy.js';
 import type { OpenedHop, OpenResult } from '../outbound/open-hop.js';
+import type { HopDemand } from '../outbound/policy-resolver.js';
 import type { NextHop, NextHopResult } from '../routing/next-hop.js';
 import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
@@ -29,7 +31,7 @@ export interface RelayDeps {
   readonly hostname: string;
   readonly policy: RelayPolicy;
   readonly resolveNextHop: (domain: string) => Promise<NextHopResult>;
-  readonly openHop: (nextHop: NextHop) => Promise<OpenResult>;
+  readonly openHop: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>;
   readonly deadlines: HopDeadlines;
   readonly maxMessageSize: number;
   readonly maxRecipients: number;
@@ -58,6 +60,13 @@ interface Transaction {
 
 type Decision = { readonly reply: Reply; readonly source: 'relay' | 'next_hop' };
 const relay = (reply: Reply): Decision => ({ reply, source: 'relay' });
+
+/** No session: unreachable (4.4.1), or reachable but short of the TLS policy. */
+function refusal(refusedBy: PolicySource | undefined): Reply {
+  if (refusedBy === undefined) return replies.nextHopUnavailable;
+  // RFC 8689 §5: REQUIRETLS not honoured is permanent; a TLS policy unmet may heal (RFC 8461 §5).
+  return refusedBy === 'requiretls' ? replies.requireTlsUnsupported : replies.tlsPolicyUnmet;
+}
 
 export class RelaySession {
   readonly #hops: HopSessionCache;
@@ -143,8 +152,13 @@ export class RelaySession {
       if (this.#hopGone(tx)) return relay(replies.nextHopLost);
     }
 
-    const hop = tx.hop ?? (await this.#hops.acquire(nextHop, tx.record));
-    if (!hop) return relay(replies.nextHopUnavailable);
+    const requireTls = tx.mailArgs !== false && tx.mailArgs?.REQUIRETLS === true;
+    let hop = tx.hop;
+    if (!hop) {
+      const acquired = await this.#hops.acquire(nextHop, tx.record, { requireTls });
+      if (!acquired.ok) return relay(refusal(acquired.refusedBy));
+      hop = acquired.session;
+    }
     try {
       const rcptUtf8 = needsSmtpUtf8(to);
       if (rcptUtf8 && !hop.connection.extensions.has('SMTPUTF8'))

@@ -7,8 +7,7 @@ import type { Reply } from '../smtp/reply.js';
 import { domainMatches } from './domain.js';
 import { parseHostPort } from './host-port.js';
 import { lookupMx, type Resolver } from './mx.js';
-
-export type RouteTls = RouteConfig['tls'];
+import { routeTls, type RouteFiles, type RouteTls } from './route-tls.js';
 
 export interface NextHopHost {
   readonly name: string;
@@ -39,6 +38,8 @@ export interface RouterDeps {
   readonly lookup?: AddressLookup;
   /** Port for MX hosts: 25 in production (RFC 5321 §4.5.4); tests inject their own. */
   readonly mxPort?: number;
+  /** Each route's PEM files, index for index (see readRouteFiles). */
+  readonly routeFiles?: readonly RouteFiles[];
 }
 
 async function systemLookup(host: string): Promise<string[]> {
@@ -49,11 +50,13 @@ async function systemLookup(host: string): Promise<string[]> {
 export class Router {
   readonly #mxAddresses: AddressLookup;
   readonly #routeAddresses: AddressLookup;
+  readonly #tls: readonly RouteTls[];
 
   constructor(
     private readonly routes: readonly RouteConfig[],
     private readonly deps: RouterDeps,
   ) {
+    this.#tls = routes.map((r, i) => routeTls(r, deps.routeFiles?.[i]));
     this.#mxAddresses = dnsAddressLookup(deps.resolver);
     const routeLookup = deps.lookup ?? systemLookup;
     this.#routeAddresses = (host) =>
@@ -71,35 +74,22 @@ export class Router {
 
   /** The static next hop of the `*` route, which AUTH passthrough authenticates against. */
   catchAllHop(): NextHop | undefined {
-    const route = this.routes.find((r) => r.domains.includes('*'));
+    const index = this.routes.findIndex((r) => r.domains.includes('*'));
+    const route = this.routes[index];
     const target = route && route.nextHop !== 'mx' ? parseHostPort(route.nextHop) : undefined;
     if (!route || !target) return undefined;
-    return {
-      domain: '*',
-      source: 'route',
-      hosts: [{ name: target.host, port: target.port, preference: null }],
-      tls: route.tls,
-      key: `route:${target.host}:${target.port}:${route.tls}`,
-    };
+    return this.#static('*', index, target);
   }
 
   /** `domain` is already in A-label form (see asciiDomain). */
   async resolveNextHop(domain: string): Promise<NextHopResult> {
-    const route = this.routes.find((r) => r.domains.some((p) => domainMatches(p, domain)));
+    const index = this.routes.findIndex((r) => r.domains.some((p) => domainMatches(p, domain)));
+    const route = this.routes[index];
     if (route === undefined) return { ok: false, reply: replies.relayDenied };
     if (route.nextHop !== 'mx') {
       const target = parseHostPort(route.nextHop);
       if (!target) throw new Error(`unvalidated route next hop ${route.nextHop}`);
-      return {
-        ok: true,
-        nextHop: {
-          domain,
-          source: 'route',
-          hosts: [{ name: target.host, port: target.port, preference: null }],
-          tls: route.tls,
-          key: `route:${target.host}:${target.port}:${route.tls}`,
-        },
-      };
+      return { ok: true, nextHop: this.#static(domain, index, target) };
     }
     const mx = await lookupMx(this.deps.resolver, domain);
     switch (mx.kind) {
@@ -117,12 +107,29 @@ export class Router {
             domain,
             source: 'mx',
             hosts: mx.hosts.map((h) => ({ name: h.name, port, preference: h.preference })),
-            tls: route.tls,
-            key: `mx:${domain}:${route.tls}`,
+            tls: this.#tlsOf(index),
+            // One session per destination and route: the TLS settings are the route's.
+            key: `mx:${domain}:${index}`,
           },
         };
       }
     }
+  }
+
+  #tlsOf(index: number): RouteTls {
+    const tls = this.#tls[index];
+    if (!tls) throw new Error(`no route ${index}`);
+    return tls;
+  }
+
+  #static(domain: string, index: number, target: { host: string; port: number }): NextHop {
+    return {
+      domain,
+      source: 'route',
+      hosts: [{ name: target.host, port: target.port, preference: null }],
+      tls: this.#tlsOf(index),
+      key: `route:${index}:${target.host}:${target.port}`,
+    };
   }
 }
 

@@ -1,5 +1,5 @@
 /** @module Every reply the relay itself sends, in one catalogue: `{ code, lines }` via reply(). */
-import { reply } from './reply.js';
+import { reply, type Reply } from './reply.js';
 
 export const replies = {
   /** RFC 5321 §3.6.2: relaying is refused for clients that are not authorized. */
@@ -17,6 +17,10 @@ export const replies = {
     'Recipient uses another next hop, send it in a new transaction',
   ),
   nextHopUnavailable: reply(451, '4.4.1', 'Next hop unavailable, try again later'),
+  /** RFC 3463 X.7.5: no next hop met the TLS policy (route level, MTA-STS, TLS history). */
+  tlsPolicyUnmet: reply(451, '4.7.5', 'TLS policy not met by any next hop, try again later'),
+  /** RFC 8689 §5: REQUIRETLS could not be honoured on the way to this recipient. */
+  requireTlsUnsupported: reply(550, '5.7.30', 'REQUIRETLS support required'),
   nextHopLost: reply(451, '4.4.2', 'Connection to the next hop lost, try again later'),
   nextHopGarbled: reply(451, '4.4.2', 'Next hop sent an invalid reply, try again later'),
   /** RFC 1870 §6.3: the message is larger than the relay's fixed maximum. */
@@ -54,4 +58,30 @@ export const replies = {
   shuttingDown: reply(421, '4.3.2', 'Relay shutting down, try again later'),
   internalError: reply(451, '4.3.0', 'Local error in processing, try again later'),
   badAddress: reply(501, '5.1.3', 'Bad recipient address syntax'),
+  /** RFC 5321 §4.5.3.1.4 allows longer lines; past limits.maxCommandLength (Postfix wording). */
+  commandTooLong: reply(500, '5.5.2', 'Error: command too long'),
+  /** RFC 5321 §2.3.8: CR only as part of CRLF, never inside a command. */
+  crInCommand: reply(501, '5.5.4', 'Error: bare CR inside a command line'),
+  unknownCommand: reply(500, '5.5.2', 'Error: command not recognized'),
+  /** Postfix smtpd_hard_error_limit. */
+  tooManyErrors: reply(421, '4.7.0', 'Error: too many errors'),
+  /** Postfix smtpd_junk_command_limit. */
+  tooManyJunkCommands: reply(421, '4.7.0', 'Error: too many commands without mail'),
+  /** RFC 2920 §3.1: input before the reply to DATA, or after a rejected DATA (Postfix wording). */
+  unauthorizedPipelining: reply(554, '5.5.0', 'Error: SMTP protocol synchronization'),
+  /** RFC 5321 §4.5.3.2.7: the client stayed silent for limits.idleTimeoutSeconds. */
+  idleTimeout: reply(421, '4.4.2', 'Error: timeout exceeded'),
+  commandTimeout: reply(421, '4.4.2', 'Error: command not completed in time'),
+  dataTooSlow: reply(421, '4.4.2', 'Error: message data arriving too slowly'),
+  sessionTooLong: reply(421, '4.4.2', 'Error: session lasted too long'),
 } as const;
+
+/** Postfix anvil's wording: refused at connect, past limits.connectionRatePerMinute. */
+export function tooManyConnectionsFrom(address: string): Reply {
+  return reply(421, '4.7.0', `Error: too many connections from ${address}`);
+}
+
+/** RFC 3207 §4: 454 to STARTTLS, past limits.tlsHandshakeRatePerMinute. */
+export function tooManyTlsSessionsFrom(address: string): Reply {
+  return reply(454, '4.7.0', `Error: too many new TLS sessions from ${address}`);
+}

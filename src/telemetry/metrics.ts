@@ -4,7 +4,9 @@
  * metrics live in a second registry, since three of their `*_total` gauges fail promtool's lint.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PolicySource } from '../outbound/hop-policy.js';
 import type { StartTlsResult } from '../outbound/open-hop.js';
+import { SESSION_RESULT_TYPES } from '../outbound/tls-result.js';
 
 export type Hop = 'inbound' | 'outbound';
 export type MessageOutcome = 'delivered' | 'rejected' | 'deferred' | 'aborted';
@@ -12,6 +14,42 @@ export type RecipientOutcome = 'accepted' | 'rejected' | 'deferred';
 export type ReplySource = 'next_hop' | 'relay';
 
 const PREFIX = 'starttls_relay_';
+
+const START_TLS_RESULTS: readonly StartTlsResult[] = [
+  'encrypted',
+  'not_offered',
+  'failed_fallback',
+  'disabled',
+  'failed_deferred',
+  'policy_refused',
+];
+const POLICY_SOURCES: readonly PolicySource[] = ['route', 'mta-sts', 'history', 'requiretls'];
+export const DOWNGRADE_REASONS = [
+  'not_offered',
+  'starttls_refused',
+  'handshake_failed',
+  'unverified',
+] as const;
+export type DowngradeReason = (typeof DOWNGRADE_REASONS)[number];
+
+export const INBOUND_VIOLATIONS = [
+  'unauthorized_pipelining',
+  'cr_in_command',
+  'command_too_long',
+  'unknown_command',
+  'too_many_errors',
+  'too_many_junk_commands',
+] as const;
+export type InboundViolation = (typeof INBOUND_VIOLATIONS)[number];
+
+export const INBOUND_TIMEOUTS = [
+  'idle',
+  'tls_handshake',
+  'command',
+  'data_rate',
+  'session_lifetime',
+] as const;
+export type InboundTimeout = (typeof INBOUND_TIMEOUTS)[number];
 
 /** TLS protocol as a bounded label value. */
 export function tlsVersionLabel(protocol: string | null | undefined): string {
@@ -63,8 +101,29 @@ export class Metrics {
 
   readonly sessionsRefused = new Counter({
     name: `${PREFIX}inbound_sessions_refused_total`,
-    help: 'Inbound connections refused at connect with 421 4.7.0, by listener and the limit reached: global_limit, address_limit.',
+    help: 'Inbound connections refused at connect with 421 4.7.0, by listener and the limit reached: global_limit, address_limit, connection_rate.',
     labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundStartTlsRefused = new Counter({
+    name: `${PREFIX}inbound_starttls_refused_total`,
+    help: 'STARTTLS commands answered 454 4.7.0 instead of a handshake, by listener and reason: tls_rate (limits.tlsHandshakeRatePerMinute reached for the client address).',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundProtocolViolations = new Counter({
+    name: `${PREFIX}inbound_protocol_violations_total`,
+    help: 'Inbound command lines refused before smtp-server ran them, by listener and kind: unauthorized_pipelining (554, closed), cr_in_command (501), command_too_long (500), unknown_command (500), too_many_errors and too_many_junk_commands (421, closed).',
+    labelNames: ['listener', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inboundTimeouts = new Counter({
+    name: `${PREFIX}inbound_timeouts_total`,
+    help: 'Inbound sessions closed for slowness, by listener and kind: idle, tls_handshake, command, data_rate, session_lifetime.',
+    labelNames: ['listener', 'kind'] as const,
     registers: [this.registry],
   });
 
@@ -77,8 +136,43 @@ export class Metrics {
 
   readonly outboundStartTls = new Counter({
     name: `${PREFIX}outbound_starttls_total`,
-    help: 'Outbound next-hop sessions by STARTTLS result: encrypted, not_offered, failed_fallback (refused or handshake failed, continued in plaintext), disabled (route tls: none).',
+    help: 'Outbound next-hop sessions by STARTTLS result: encrypted, not_offered, failed_fallback (refused or handshake failed, continued in plaintext), disabled (route tls: none), failed_deferred (TLS required but not offered, refused or broken: closed without mail), policy_refused (encrypted but short of an enforced check: closed without mail).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboundTlsHandshakes = new Counter({
+    name: `${PREFIX}outbound_tls_handshakes_total`,
+    help: 'Outbound TLS sessions established, by negotiated protocol and whether the next hop certificate verified (chain and name).',
+    labelNames: ['tls_version', 'verified'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboundTlsFailures = new Counter({
+    name: `${PREFIX}outbound_tls_failures_total`,
+    help: 'Outbound sessions that fell short of TLS or of their policy, by RFC 8460 result type: starttls-not-supported, certificate-host-mismatch, certificate-expired, certificate-not-trusted, validation-failure.',
+    labelNames: ['result_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboundPolicyFailures = new Counter({
+    name: `${PREFIX}outbound_policy_failures_total`,
+    help: 'Outbound sessions (or MX hosts refused by name) that failed a policy check, by policy (route, mta-sts, history, requiretls) and whether it was enforced (true: not used for mail) or report-only.',
+    labelNames: ['policy', 'enforced'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tlsDowngrades = new Counter({
+    name: `${PREFIX}tls_downgrades_total`,
+    help: 'Outbound sessions below the best TLS their destination reached before, by reason: not_offered, starttls_refused, handshake_failed, unverified.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyRefusals = new Counter({
+    name: `${PREFIX}policy_refused_recipients_total`,
+    help: 'Recipients refused because no next hop met the TLS policy, by policy: route, mta-sts, history (451 4.7.5), requiretls (550 5.7.30).',
+    labelNames: ['policy'] as const,
     registers: [this.registry],
   });
 
@@ -152,6 +246,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly mtaStsLookups = new Counter({
+    name: `${PREFIX}mta_sts_lookups_total`,
+    help: 'MTA-STS policy lookups for a destination domain (RFC 8461), by outcome: none (no policy), cache (cached policy used), fetch (policy fetched), failed (the domain publishes MTA-STS but no policy could be had).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mtaStsFetches = new Counter({
+    name: `${PREFIX}mta_sts_fetches_total`,
+    help: 'MTA-STS policy fetches over HTTPS, by result: ok, fetch_error (unreachable, HTTP error, redirect, timeout), invalid (not a valid policy, not text/plain, over 64 KiB), webpki_invalid (certificate not valid for mta-sts.<domain>).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mtaStsCacheEntries = new Gauge({
+    name: `${PREFIX}mta_sts_cache_entries`,
+    help: 'MTA-STS policies in the cache now (expired ones are dropped when next looked up).',
+    registers: [this.registry],
+  });
+
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.processRegistry, prefix: PREFIX });
@@ -173,8 +287,19 @@ export class Metrics {
    * restart (a series that appears at 1 has no earlier sample to differ from).
    */
   #zeroes(): void {
-    for (const result of ['encrypted', 'not_offered', 'failed_fallback', 'disabled'])
-      this.outboundStartTls.inc({ result }, 0);
+    for (const result of START_TLS_RESULTS) this.outboundStartTls.inc({ result }, 0);
+    for (const tls_version of ['TLSv1.3', 'TLSv1.2']) {
+      for (const verified of ['true', 'false'])
+        this.outboundTlsHandshakes.inc({ tls_version, verified }, 0);
+    }
+    for (const result_type of SESSION_RESULT_TYPES)
+      this.outboundTlsFailures.inc({ result_type }, 0);
+    for (const policy of POLICY_SOURCES) {
+      this.policyRefusals.inc({ policy }, 0);
+      for (const enforced of ['true', 'false'])
+        this.outboundPolicyFailures.inc({ policy, enforced }, 0);
+    }
+    for (const reason of DOWNGRADE_REASONS) this.tlsDowngrades.inc({ reason }, 0);
     for (const outcome of ['delivered', 'rejected', 'deferred', 'aborted'])
       this.messages.inc({ outcome }, 0);
     for (const hop of ['inbound', 'outbound']) {
@@ -188,6 +313,11 @@ export class Metrics {
     }
     for (const result of ['success', 'failure']) this.certificateReloads.inc({ result }, 0);
     this.outboundConnectFailures.inc(0);
+    for (const outcome of ['none', 'cache', 'fetch', 'failed'])
+      this.mtaStsLookups.inc({ outcome }, 0);
+    for (const result of ['ok', 'fetch_error', 'invalid', 'webpki_invalid'])
+      this.mtaStsFetches.inc({ result }, 0);
+    this.mtaStsCacheEntries.set(0);
   }
 
   /** The per-listener label sets, at 0, when a listener starts. */
@@ -198,8 +328,12 @@ export class Metrics {
       this.inboundSessions.inc({ listener, tls_version }, 0);
     for (const reason of ['protocol_version', 'no_shared_cipher', 'other'])
       this.inboundTlsFailures.inc({ listener, reason }, 0);
-    for (const reason of ['global_limit', 'address_limit'])
+    for (const reason of ['global_limit', 'address_limit', 'connection_rate'])
       this.sessionsRefused.inc({ listener, reason }, 0);
+    this.inboundStartTlsRefused.inc({ listener, reason: 'tls_rate' }, 0);
+    for (const kind of INBOUND_VIOLATIONS)
+      this.inboundProtocolViolations.inc({ listener, kind }, 0);
+    for (const kind of INBOUND_TIMEOUTS) this.inboundTimeouts.inc({ listener, kind }, 0);
   }
 
   startTls(result: StartTlsResult): void {

@@ -68,6 +68,8 @@ export function transactionLine(
       : null,
     ...(record.failedAttempts ? { failedAttempts: record.failedAttempts } : {}),
     outboundTls: outbound ? outboundTls(outbound) : null,
+    // Which policy applied to the session that carried the mail, and whether each check passed.
+    ...(outbound ? { outboundPolicy: outbound.policy } : {}),
     recipients: record.recipients.map((r) => ({ to: r.address, reply: r.reply, source: r.source })),
     recipientCount: record.recipientCount,
     size: record.size ?? null,

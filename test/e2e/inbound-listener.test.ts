@@ -19,7 +19,10 @@ void t.test('EHLO before and after TLS, and AUTH refused on both', async (t) => 
     '250-STARTTLS',
     '250 SIZE 52428800',
   ]);
-  t.equal(await c.send('AUTH PLAIN AGFsaWNlAHNlY3JldA=='), '500 Error: command not recognized');
+  t.equal(
+    await c.send('AUTH PLAIN AGFsaWNlAHNlY3JldA=='),
+    '500 5.5.2 Error: command not recognized',
+  );
   const ehlo = await c.startTls();
   t.same(ehlo, [
     '250-relay.test Nice to meet you, [127.0.0.1]',
@@ -28,7 +31,10 @@ void t.test('EHLO before and after TLS, and AUTH refused on both', async (t) => 
     '250-SMTPUTF8',
     '250 SIZE 52428800',
   ]);
-  t.equal(await c.send('AUTH PLAIN AGFsaWNlAHNlY3JldA=='), '500 Error: command not recognized');
+  t.equal(
+    await c.send('AUTH PLAIN AGFsaWNlAHNlY3JldA=='),
+    '500 5.5.2 Error: command not recognized',
+  );
   t.equal(await c.send('QUIT'), '221 Bye');
   await settle();
   t.match(

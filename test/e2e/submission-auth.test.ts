@@ -66,7 +66,7 @@ void t.test('587: nothing before TLS, then AUTH, then relaying anywhere as ESMTP
   t.ok(before.includes('250-STARTTLS'));
   t.equal(
     await c.send(`AUTH PLAIN ${plain('alice', PASSWORD)}`),
-    '500 Error: command not recognized',
+    '500 5.5.2 Error: command not recognized',
     'AUTH refused in clear',
   );
   t.equal(

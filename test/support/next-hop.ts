@@ -36,13 +36,17 @@ export interface NextHopBehaviour {
   readonly dieAfterBytes?: number;
   /** AUTH PLAIN/LOGIN against these users (after TLS); MAIL then requires authentication. */
   readonly users?: Readonly<Record<string, string>>;
-  /** Extra smtp-server options (size, hide8BITMIME, hideSMTPUTF8…). */
+  /** Extra smtp-server options (size, hide8BITMIME, hideSMTPUTF8, requestCert…). */
   readonly options?: Partial<SMTPServerOptions>;
+  /** Where to listen; default 127.0.0.1, a free port. */
+  readonly listen?: { readonly host: string; readonly port: number };
 }
 
 export interface TestNextHop {
   readonly port: number;
   readonly messages: ReceivedMessage[];
+  /** Every MAIL FROM address the hop was sent, accepted or not: proof of what reached it. */
+  readonly mailFroms: string[];
   /** Every connection's commands in order, e.g. ['EHLO x', 'STARTTLS', 'EHLO x', 'MAIL FROM:<a@b>'] */
   readonly connections: number;
   close(): Promise<void>;
@@ -50,6 +54,7 @@ export interface TestNextHop {
 
 export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNextHop> {
   const messages: ReceivedMessage[] = [];
+  const mailFroms: string[] = [];
   let connections = 0;
   const tlsState = new WeakMap<object, string | null>();
   const tlsOptions =
@@ -91,6 +96,10 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
     disableReverseLookup: true,
     onConnect(_session, cb) {
       connections += 1;
+      cb();
+    },
+    onMailFrom(address, _session, cb) {
+      mailFroms.push(address.address);
       cb();
     },
     onSecure(socket, session, cb) {
@@ -141,10 +150,12 @@ export async function startNextHop(behaviour: NextHopBehaviour): Promise<TestNex
     ...behaviour.options,
   });
   server.on('error', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = behaviour.listen ?? { host: '127.0.0.1', port: 0 };
+  await new Promise<void>((resolve) => server.listen(listen.port, listen.host, resolve));
   return {
     port: (server.server.address() as AddressInfo).port,
     messages,
+    mailFroms,
     get connections() {
       return connections;
     },

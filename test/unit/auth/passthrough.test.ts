@@ -8,7 +8,7 @@ const nextHop: NextHop = {
   domain: '*',
   source: 'route',
   hosts: [{ name: 'smarthost.test', port: 587, preference: null }],
-  tls: 'may',
+  tls: { level: 'may', minVersion: 'TLSv1.2', mtaSts: false, enforceHistory: false },
   key: 'k',
 };
 
@@ -41,6 +41,7 @@ function fakeOpen(address: string, verified: boolean) {
             cipher: 'x',
             verified,
           },
+          policy: { required: 'none', checks: [] },
         },
       },
     });

@@ -71,7 +71,7 @@ void t.test('every error is reported at once, each with what was expected', (t) 
   t.end();
 });
 
-void t.test('keys and values of features not built yet are refused, never ignored', (t) => {
+void t.test('contradictory settings are refused with what to change', (t) => {
   t.same(errorsOf({ auth: { usersFile: './users', passthrough: true } }), [
     'auth: usersFile and passthrough exclude each other: choose one',
     'auth.passthrough: passthrough checks credentials with the next hop of the "*" route: give that route a host, not mx',
@@ -79,9 +79,22 @@ void t.test('keys and values of features not built yet are refused, never ignore
   t.same(errorsOf({ listeners: [{ name: 'p', proxyProtocol: true }] }), [
     'listeners[0].proxyFrom: proxyProtocol needs proxyFrom: the load balancer addresses allowed to send the header',
   ]);
-  t.same(errorsOf({ routes: [{ domains: ['*'], nextHop: 'mx', tls: 'verify', mtaSts: true }] }), [
-    'routes[0].tls: route TLS levels encrypt and verify are not supported by this version (none | may)',
-    'routes[0].mtaSts: MTA-STS is not supported by this version',
+  t.same(
+    errorsOf({
+      routes: [
+        { domains: ['a.test'], nextHop: 'h.internal', tls: 'none', ca: 'ca.pem', mtaSts: true },
+        { domains: ['b.test'], nextHop: 'mx', tls: 'verify', minVersion: 'TLSv1', clientCert: 'c' },
+      ],
+    }),
+    [
+      'routes[0].ca: ca has no use on a route with tls: none',
+      'routes[0].mtaSts: MTA-STS applies to MX delivery: set nextHop: mx or drop mtaSts',
+      'routes[1].clientCert: clientCert and clientKey go together: give both, or neither',
+      'routes[1].minVersion: TLSv1 is allowed on tls: may routes only (RFC 8996)',
+    ],
+  );
+  t.same(errorsOf({ routes: [{ domains: ['*'], nextHop: 'mx', tls: 'bogus' }] }), [
+    'routes[0].tls: Invalid option: expected one of "none"|"may"|"encrypt"|"verify"',
   ]);
   t.end();
 });

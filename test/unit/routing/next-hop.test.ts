@@ -13,6 +13,15 @@ const route = (
   domains,
   nextHop,
   tls,
+  minVersion: 'TLSv1.2',
+  enforceHistory: false,
+});
+
+const tlsOf = (level: RouteConfig['tls'], mx: boolean) => ({
+  level,
+  minVersion: 'TLSv1.2',
+  mtaSts: mx && level !== 'none',
+  enforceHistory: false,
 });
 
 type MxAnswer = Array<{ exchange: string; priority: number }>;
@@ -75,8 +84,8 @@ void t.test('the first matching static route wins', async (t) => {
       domain: 'example.org',
       source: 'route',
       hosts: [{ name: 'first.internal', port: 2525, preference: null }],
-      tls: 'none',
-      key: 'route:first.internal:2525:none',
+      tls: tlsOf('none', false),
+      key: 'route:1:first.internal:2525',
     },
   });
   const other = await nextHopOf(router, 'unlisted.example');
@@ -123,7 +132,7 @@ void t.test('host:port forms: name, name:port, IPv4:port, [IPv6]:port', async (t
     const router = new Router([route(['example.org'], nextHop)], { resolver: fakeResolver({}) });
     const hop = await nextHopOf(router, 'example.org');
     t.same(hop.hosts, [{ name, port, preference: null }], nextHop);
-    t.equal(hop.key, `route:${name}:${port}:may`, `${nextHop} key`);
+    t.equal(hop.key, `route:0:${name}:${port}`, `${nextHop} key`);
   }
 });
 
@@ -146,8 +155,8 @@ void t.test('an MX route resolves MX hosts, all on mxPort (25 by default)', asyn
         { name: 'mx1.example.net', port: 2526, preference: 10 },
         { name: 'mx2.example.net', port: 2526, preference: 20 },
       ],
-      tls: 'may',
-      key: 'mx:example.net:may',
+      tls: tlsOf('may', true),
+      key: 'mx:example.net:0',
     },
   });
   const defaultPort = new Router([route(['*'], 'mx')], { resolver });
