@@ -1,36 +1,18 @@
 // The command line: check-config exits non-zero listing every error; serve runs from a config file and stops cleanly on SIGTERM.
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { ROOT, runCli } from '../support/cli.js';
 import { parseHash, verifyPassword } from '../../src/auth/password-hash.js';
 import { SmtpDialogue } from '../support/smtp-client.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-function run(
-  args: string[],
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-    });
-    child.stdin.end(input);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 void t.test(
   'check-config accepts an example and rejects a bad file with every error',
   async (t) => {
-    const ok = await run(['check-config', '--config', 'config/legacy-mta-front.yaml']);
+    const ok = await runCli(['check-config', '--config', 'config/legacy-mta-front.yaml']);
     t.equal(ok.code, 0);
     t.equal(ok.stdout, 'config/legacy-mta-front.yaml: ok\n');
 
@@ -40,23 +22,23 @@ void t.test(
       bad,
       'listeners:\n  - name: mta\n    port: -1\nrelay:\n  allowedNetworks: [nowhere]\nbogus: 1\n',
     );
-    const r = await run(['check-config', '--config', bad]);
+    const r = await runCli(['check-config', '--config', bad]);
     t.equal(r.code, 1);
     t.equal(
       r.stderr,
       `${bad}: 3 errors\n  listeners[0].port: Too small: expected number to be >=0\n  relay.allowedNetworks[0]: expected an IPv4 or IPv6 address or CIDR block such as 10.0.0.0/8 or fd00::/8\n  bogus: unknown key\n`,
     );
-    const usage = await run(['check-config']);
+    const usage = await runCli(['check-config']);
     t.equal(usage.code, 2);
     t.match(usage.stderr, /check-config needs --config FILE/);
-    const unknown = await run(['frobnicate']);
+    const unknown = await runCli(['frobnicate']);
     t.equal(unknown.code, 2);
     t.match(unknown.stderr, /unknown command: frobnicate/);
   },
 );
 
 void t.test('hash-password prints a users-file hash of the password on stdin', async (t) => {
-  const r = await run(['hash-password'], 'correct horse\n');
+  const r = await runCli(['hash-password'], 'correct horse\n');
   t.equal(r.code, 0);
   const hash = parseHash(r.stdout.trim());
   t.ok(hash, 'a hash the users file accepts');
@@ -68,13 +50,13 @@ void t.test('hash-password prints a users-file hash of the password on stdin', a
     );
     t.equal(await verifyPassword('correct horse\n', hash), false);
   }
-  const empty = await run(['hash-password'], '');
+  const empty = await runCli(['hash-password'], '');
   t.equal(empty.code, 1);
   t.equal(empty.stderr, 'hash-password: empty password on stdin\n');
 });
 
 void t.test('probe is wired in: an unreachable host exits 2 with its JSON report', async (t) => {
-  const r = await run(['probe', '127.0.0.1:1', '--json', '--timeout', '5']);
+  const r = await runCli(['probe', '127.0.0.1:1', '--json', '--timeout', '5']);
   t.equal(r.code, 2);
   const report = JSON.parse(r.stdout) as {
     kind: string;

@@ -1,27 +1,11 @@
 // The tls-rpt command of the real CLI prints the day a relay's TLS-RPT store wrote: a table by default, the RFC 8460 reports with --json; usage errors exit 2.
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import t from 'tap';
+import { runCli } from '../support/cli.js';
 import { FileTlsRptStore } from '../../src/tls-rpt/file-store.js';
 import type { TlsRptEvent, TlsRptPolicy } from '../../src/tls-rpt/model.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-    });
-    child.stdin.end();
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 const STS: TlsRptPolicy = {
   type: 'sts',
@@ -66,7 +50,7 @@ t.before(async () => {
 });
 
 void t.test('the table of a day', async (t) => {
-  const r = await run(['tls-rpt', '--config', config, '--date', '2024-05-01']);
+  const r = await runCli(['tls-rpt', '--config', config, '--date', '2024-05-01']);
   t.equal(r.stderr, '');
   t.equal(r.code, 0);
   t.equal(
@@ -83,7 +67,7 @@ void t.test('the table of a day', async (t) => {
 });
 
 void t.test('--json: the RFC 8460 report of each domain', async (t) => {
-  const r = await run(['tls-rpt', '--config', config, '--date', '2024-05-01', '--json']);
+  const r = await runCli(['tls-rpt', '--config', config, '--date', '2024-05-01', '--json']);
   t.equal(r.code, 0);
   const range = {
     'start-datetime': '2024-05-01T00:00:00Z',
@@ -134,16 +118,16 @@ void t.test('--json: the RFC 8460 report of each domain', async (t) => {
 });
 
 void t.test('a day without sessions, and usage errors', async (t) => {
-  const empty = await run(['tls-rpt', '--config', config, '--date', '2024-05-02']);
+  const empty = await runCli(['tls-rpt', '--config', config, '--date', '2024-05-02']);
   t.equal(empty.code, 0);
   t.equal(empty.stdout, `TLS-RPT 2024-05-02 (UTC): no sessions recorded in ${state}/tls-rpt\n`);
-  const bad = await run(['tls-rpt', '--config', config, '--date', '2024-02-30']);
+  const bad = await runCli(['tls-rpt', '--config', config, '--date', '2024-02-30']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^tls-rpt: --date 2024-02-30: a UTC day written YYYY-MM-DD\nusage: /);
-  const unknown = await run(['tls-rpt', '--verbose']);
+  const unknown = await runCli(['tls-rpt', '--verbose']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /^tls-rpt: Unknown option '--verbose'/);
-  const missing = await run(['tls-rpt', '--config', join(state, 'nowhere.yaml')]);
+  const missing = await runCli(['tls-rpt', '--config', join(state, 'nowhere.yaml')]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /^tls-rpt: .*nowhere\.yaml: 1 error\n/);
 });
