@@ -1,4 +1,4 @@
-// The configuration contract: defaults, precise errors with key paths, every error at once, unbuilt features refused, examples load.
+// The configuration contract: defaults, precise errors with key paths, every error at once, contradictory route TLS settings refused, examples load.
 import { readdir, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
