@@ -343,7 +343,7 @@ function starttlsRow(dashboard: DashboardBuilder): DashboardBuilder {
       stacked(
         timeseries(
           'Next-hop STARTTLS outcomes',
-          'encrypted; not_offered (no STARTTLS in EHLO: plaintext-only or stripped); failed_fallback (refused or broken handshake, continued in plaintext); disabled (route tls: none).',
+          'encrypted; not_offered (no STARTTLS in EHLO: plaintext-only or stripped); failed_fallback (refused or broken handshake, continued in plaintext); disabled (route tls: none); failed_deferred and policy_refused (closed before any mail by an enforced policy).',
           'cps',
           [query(`sum by (result) (${rate('outbound_starttls_total', SEL)})`, '{{result}}')],
         ),
@@ -360,6 +360,48 @@ function starttlsRow(dashboard: DashboardBuilder): DashboardBuilder {
             '{{result}}',
           ),
         ],
+      ),
+    )
+    .withPanel(
+      stacked(
+        timeseries(
+          'Downgrades against TLS history',
+          'Next-hop sessions below the best TLS their destination reached before, by reason; the TLS downgrade log lines name the destination.',
+          'cps',
+          [query(`sum by (reason) (${rate('tls_downgrades_total', SEL)})`, '{{reason}}')],
+        ),
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'TLS policy: failed checks and refused recipients',
+        'Sessions failing a policy check (enforced: closed before any mail; report-only: what a stricter policy would refuse) and recipients refused with 451 4.7.5 or 550 5.7.30.',
+        'cps',
+        [
+          query(
+            `sum by (policy, enforced) (${rate('outbound_policy_failures_total', SEL)})`,
+            'failed {{policy}} enforced={{enforced}}',
+          ),
+          query(
+            `sum by (policy) (${rate('policy_refused_recipients_total', SEL)})`,
+            'refused {{policy}}',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      stacked(
+        timeseries(
+          'Outbound TLS failures by RFC 8460 result type',
+          'Why next-hop sessions fell short of TLS or of their policy: starttls-not-supported, certificate-host-mismatch, certificate-expired, certificate-not-trusted, validation-failure.',
+          'cps',
+          [
+            query(
+              `sum by (result_type) (${rate('outbound_tls_failures_total', SEL)})`,
+              '{{result_type}}',
+            ),
+          ],
+        ),
       ),
     );
 }
