@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import { resolveAddresses, type AddressResolver } from '../probe/addresses.js';
+import { resolveAddresses, type AddressResolver } from '../routing/addresses.js';
 
 export interface PolicyFetchDeps {
   readonly resolver: AddressResolver;

@@ -2,8 +2,8 @@
  * @module One SMTP host probed: its addresses, the first that answers, STARTTLS with the widest
  * offer, then the version and suite scans and its TLSA records.
  */
-import type { AddressResolver } from './addresses.js';
-import { resolveAddresses } from './addresses.js';
+import type { AddressResolver } from '../routing/addresses.js';
+import { resolveAddresses } from '../routing/addresses.js';
 import { certificateReport } from './certificate.js';
 import { hostLevel, type HostFacts } from './levels.js';
 import type { HostReport, TlsaReport, TlsReport } from './model.js';

@@ -9,7 +9,7 @@ import {
   type PolicyFetchDeps,
 } from '../mta-sts/fetch.js';
 import { mxMatches, parsePolicy } from '../mta-sts/policy.js';
-import type { AddressResolver } from './addresses.js';
+import type { AddressResolver } from '../routing/addresses.js';
 import { lookupMtaStsRecord, type TxtResolver } from './dns-records.js';
 import type { MtaStsPolicyReport, MtaStsReport } from './model.js';
 

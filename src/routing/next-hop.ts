@@ -6,6 +6,7 @@ import { replies } from '../smtp/replies.js';
 import type { Reply } from '../smtp/reply.js';
 import { domainMatches } from './domain.js';
 import { parseHostPort } from './host-port.js';
+import { resolveAddresses } from './addresses.js';
 import { lookupMx, type Resolver } from './mx.js';
 import { routeTls, type RouteFiles, type RouteTls } from './route-tls.js';
 
@@ -135,12 +136,5 @@ export class Router {
 
 /** Addresses of a host: an IP literal as is, else DNS A then AAAA through the injected resolver. */
 export function dnsAddressLookup(resolver: Resolver): AddressLookup {
-  return async (host) => {
-    if (isIP(host) !== 0) return [host];
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
-    return [
-      ...(v4.status === 'fulfilled' ? v4.value : []),
-      ...(v6.status === 'fulfilled' ? v6.value : []),
-    ];
-  };
+  return async (host) => [...(await resolveAddresses(resolver, host)).addresses];
 }

@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressResolver } from '../probe/addresses.js';
+import type { AddressResolver } from '../routing/addresses.js';
 import { lookupTlsRpt, type TxtResolver } from '../probe/dns-records.js';
 import type { Logger } from '../telemetry/logger.js';
 import { utcDay } from './day.js';

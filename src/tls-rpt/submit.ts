@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { isIP } from 'node:net';
-import { resolveAddresses, type AddressResolver } from '../probe/addresses.js';
+import { resolveAddresses, type AddressResolver } from '../routing/addresses.js';
 
 export interface SubmitDeps {
   /** A and AAAA lookups for the rua host. */
