@@ -13,8 +13,10 @@ import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
 import { join } from 'node:path';
 import { TlsHistory } from './history/tls-history.js';
 import { MtaStsSource } from './mta-sts/source.js';
-import { openHop } from './outbound/open-hop.js';
-import { resolvePolicy, type HopDemand } from './outbound/policy-resolver.js';
+import { acceptable, ConnectionPool } from './outbound/connection-pool.js';
+import { openHop, type OpenResult } from './outbound/open-hop.js';
+import { resolvePolicy, type HopDemand, type ResolvedPolicy } from './outbound/policy-resolver.js';
+import { TlsSessionCache } from './outbound/tls-sessions.js';
 import { SessionTelemetry } from './outbound/session-telemetry.js';
 import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
 import type { Resolver } from './routing/mx.js';
@@ -27,6 +29,9 @@ import { Metrics } from './telemetry/metrics.js';
 import { transactionSink } from './telemetry/transaction-sink.js';
 import { generatedCredentials, loadCredentials, type Credentials } from './tls/certificate.js';
 import { CertificateReloader, unusable, type CertificateSource } from './tls/reloader.js';
+
+/** How long a pooled next-hop session may take to answer the RSET that checks it. */
+const POOL_CHECK_MS = 15_000;
 
 /** Seams for tests and embedding: all optional, production uses the defaults. */
 export interface RelayOverrides {
@@ -123,27 +128,56 @@ export async function startRelay(
     overrides.usersFilePollMs,
   );
   const outbound = await startOutboundState(config, overrides, resolver, logger, metrics);
-  const open = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) => {
-    const resolved = await resolvePolicy(nextHop, demand, outbound);
+  const { connectionCache, tlsResumption } = config.outbound;
+  const pool = new ConnectionPool(connectionCache, {
+    // A warm session that cannot answer RSET quickly is dead: open a new one instead of
+    // holding the client for a whole command deadline.
+    checkMs: Math.min(deadlines.commandMs, POOL_CHECK_MS),
+    observer: {
+      hit: () => metrics.connectionCacheHits.inc(),
+      miss: () => metrics.connectionCacheMisses.inc(),
+      evicted: (reason) => metrics.connectionCacheEvictions.inc({ reason }),
+      idle: (count) => metrics.connectionCacheIdle.set(count),
+    },
+  });
+  const tlsSessions = tlsResumption.enabled
+    ? new TlsSessionCache({ maxEntries: tlsResumption.maxEntries })
+    : undefined;
+  /** A new session under the policy resolved now: a TLS session of its own, reported as such. */
+  const openNew = async (nextHop: NextHop, resolved: ResolvedPolicy): Promise<OpenResult> => {
     if (resolved.sts) outbound.telemetry.stsLookupFailed(nextHop.domain, resolved.sts);
     const opened = await openHop(nextHop, resolved.policy, {
       helo: config.hostname,
       router,
       deadlines,
       ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-      onSession: (report) => outbound.telemetry.session(report),
+      ...(tlsSessions ? { tlsSessions } : {}),
+      onSession: (report) => {
+        outbound.telemetry.session(report);
+        if (report.tls.resumed) metrics.outboundTlsResumptions.inc();
+      },
       onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
     });
+    if (opened.ok) pool.opened(opened.hop.connection);
     if (!opened.ok && opened.refusedBy !== undefined) {
       metrics.policyRefusals.inc({ policy: opened.refusedBy });
     }
     return opened;
   };
+  /** AUTH passthrough: always a new session, since it becomes the client's alone. */
+  const openFresh = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) =>
+    openNew(nextHop, await resolvePolicy(nextHop, demand, outbound));
+  /** Client sessions: a warm session from the cache when today's policy accepts one. */
+  const open = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) => {
+    const resolved = await resolvePolicy(nextHop, demand, outbound);
+    const warm = await pool.take(nextHop, resolved.policy);
+    return warm ? { ok: true as const, hop: warm, attempts: [] } : openNew(nextHop, resolved);
+  };
   const passthroughHop = config.auth?.passthrough ? router.catchAllHop() : undefined;
   const credentialCheck: CredentialCheck<Grant> | undefined = users
     ? usersFileCheck(users)
     : passthroughHop
-      ? new PassthroughCheck(passthroughHop, open, deadlines.commandMs)
+      ? new PassthroughCheck(passthroughHop, openFresh, deadlines.commandMs)
       : undefined;
   const authenticator =
     credentialCheck && config.auth
@@ -159,9 +193,16 @@ export async function startRelay(
       const listener = await startListener(listenerConfig, {
         relay: {
           hostname: config.hostname,
-          policy: { acceptDomains: config.relay.acceptDomains, allowedNetworks },
+          policy: {
+            acceptDomains: config.relay.acceptDomains,
+            allowedNetworks,
+            postmasterDomain: config.hostname.toLowerCase(),
+          },
           resolveNextHop: (domain) => router.resolveNextHop(domain),
           openHop: open,
+          releaseHop: (nextHop, hop, transactions) => pool.release(nextHop, hop, transactions),
+          stillFits: async (nextHop, hop, demand) =>
+            acceptable(hop, nextHop, (await resolvePolicy(nextHop, demand, outbound)).policy),
           deadlines,
           maxMessageSize: config.relay.maxMessageSize,
           maxRecipients: config.relay.maxRecipients,
@@ -185,6 +226,7 @@ export async function startRelay(
     }
   } catch (err) {
     await closeAll();
+    pool.close();
     users?.close();
     await outbound.close();
     throw err;
@@ -240,6 +282,8 @@ export async function startRelay(
       reloader.close();
       users?.close();
       await closeAll();
+      // After the listeners: client sessions ending now hand their sessions back, to be QUIT here.
+      pool.close();
       await outbound.close();
       await metricsServer?.close();
       logger.flush();
@@ -296,7 +340,7 @@ async function startOutboundState(
     metrics,
     logger,
     history,
-    ...(tlsRpt ? { tlsRpt: tlsRpt.store } : {}),
+    ...(tlsRpt ? { tlsRpt: tlsRpt.store, tlsRptNoPolicy: rpt.noPolicyDomains } : {}),
     ...(overrides.tlsRpt?.now !== undefined ? { now: overrides.tlsRpt.now } : {}),
   });
   return {

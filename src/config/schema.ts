@@ -105,8 +105,10 @@ const relay = z.strictObject({
   maxRecipients: z.number().int().min(1).max(100_000).default(1000),
   /**
    * Bare CR, bare LF or NUL in message content (RFC 5321 §2.3.8, SMTP smuggling): `reject`
-   * answers 550 5.5.2 and relays nothing; `normalize` turns them into CRLF. Clients in
+   * answers 550 5.5.2 and relays nothing; `normalize` turns bare CR and LF into CRLF. Clients in
    * bareNewlineExempt (default: allowedNetworks, often legacy internal senders) are normalised.
+   * A NUL is never relayed (catalogue SM-03, RFC 5321 §4.1.1.4): under `normalize` the message
+   * is refused with 554 5.6.0 after end of data, and the next hop never gets its final dot.
    */
   bareNewline: z.enum(['reject', 'normalize']).default('reject'),
   /** A message carrying this many Received fields is refused as a loop (554 5.4.6). */
@@ -162,6 +164,15 @@ const route = z
   });
 
 /** Per-instance state about next hops (DESIGN invariant 7: nothing here is needed to be correct). */
+const CONNECTION_CACHE_DEFAULTS = {
+  enabled: true,
+  maxIdlePerHop: 16,
+  maxIdle: 256,
+  idleSeconds: 30,
+  maxAgeSeconds: 300,
+  maxTransactions: 100,
+};
+
 const outbound = z.strictObject({
   /** The best TLS each destination reached, for downgrade detection and `tls-history`. */
   history: z
@@ -187,8 +198,37 @@ const outbound = z.strictObject({
       contact: z.string().min(1).optional(),
       /** POST each report to the domain's https: rua (RFC 8460 §5.3.2). */
       submit: z.boolean().default(false),
+      /**
+       * Also count domains without an MTA-STS policy (`no-policy-found`): a report per domain
+       * and day for every domain mail went to. Off: reports cover the domains with a policy.
+       */
+      noPolicyDomains: z.boolean().default(false),
     })
-    .default({ enabled: false, submit: false }),
+    .default({ enabled: false, submit: false, noPolicyDomains: false }),
+  /** Warm next-hop sessions shared by client sessions bound to the same next hop. */
+  connectionCache: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Idle sessions kept per next hop; the longest idle is closed first. */
+      maxIdlePerHop: z.number().int().min(1).max(10_000).default(16),
+      /** Idle sessions kept in all. */
+      maxIdle: z.number().int().min(1).max(100_000).default(256),
+      /** QUIT after this long unused: well under the 5 minutes a server waits (RFC 5321 §4.5.3.2.7). */
+      idleSeconds: z.number().int().min(1).max(300).default(30),
+      /** Not reused once this old (Postfix smtp_connection_reuse_time_limit). */
+      maxAgeSeconds: z.number().int().min(1).max(86_400).default(300),
+      /** Not reused after this many transactions (Postfix smtp_connection_reuse_count_limit). */
+      maxTransactions: z.number().int().min(1).max(1_000_000).default(100),
+    })
+    .default(CONNECTION_CACHE_DEFAULTS),
+  /** TLS sessions offered for resumption towards next hops (RFC 8446 §2.2). */
+  tlsResumption: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Next-hop endpoints (address, port, name, trust settings) remembered. */
+      maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+    })
+    .default({ enabled: true, maxEntries: 10_000 }),
 });
 
 const defaultRoutes = [
@@ -305,7 +345,9 @@ export const configSchema = z
     outbound: outbound.default({
       history: { maxEntries: 100_000, persist: true },
       mtaSts: { maxEntries: 10_000, persist: true },
-      tlsRpt: { enabled: false, submit: false },
+      tlsRpt: { enabled: false, submit: false, noPolicyDomains: false },
+      connectionCache: CONNECTION_CACHE_DEFAULTS,
+      tlsResumption: { enabled: true, maxEntries: 10_000 },
     }),
     metrics: z
       .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9464) })

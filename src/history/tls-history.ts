@@ -130,13 +130,17 @@ export class TlsHistory {
       version: FILE_VERSION,
       destinations: Object.fromEntries(this.#entries),
     });
-    this.#writing = this.#writing.then(async () => {
+    const write = this.#writing.then(async () => {
       await mkdir(dirname(path), { recursive: true });
       const tmp = `${path}.${process.pid}.tmp`;
       await writeFile(tmp, body, { mode: 0o600 });
       await rename(tmp, path);
     });
-    return this.#writing;
+    // A failed write leaves the history dirty for the next flush, and never blocks later ones.
+    this.#writing = write.catch(() => {
+      this.#dirty = true;
+    });
+    return write;
   }
 
   /** Flushes every `intervalMs` while the relay runs. */

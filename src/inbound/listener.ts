@@ -27,7 +27,12 @@ import { acceptProxyProtocol } from './proxy-protocol.js';
 import type { SessionLimits } from './session-limits.js';
 import { guardConnections, type InboundHardening } from './connection-guard.js';
 import { inboundFacts, inboundTlsFacts } from './session.js';
-import { disabledCommands, mayStartMail, refuseUnknownParameters } from './session-policy.js';
+import {
+  disabledCommands,
+  mayStartMail,
+  refuseUnknownParameters,
+  refuseUtf8WithoutSmtpUtf8,
+} from './session-policy.js';
 
 export interface ListenerDeps {
   readonly relay: RelayDeps;
@@ -101,9 +106,13 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     disabledCommands: disabledCommands(config, false),
     ...(authenticator
       ? {
-          onAuth: authHandler(authenticator, config.name, log, deps.metrics, (session, grant) =>
-            stateOf(session).relay.adopt(grant.nextHop, grant.hop),
-          ),
+          onAuth: authHandler(authenticator, config.name, log, deps.metrics, (session, grant) => {
+            // The client may have left while its credentials were being checked: then nobody
+            // owns the authenticated next-hop session, and it is closed at once.
+            const state = states.get(session);
+            if (state) state.relay.adopt(grant.nextHop, grant.hop);
+            else grant.hop.connection.end();
+          }),
         }
       : {}),
     disableReverseLookup: true,
@@ -153,7 +162,8 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       }
       const refusal =
         mayStartMail(config, { secure: session.secure, authenticated: Boolean(session.user) }) ??
-        refuseUnknownParameters('MAIL', address.args, deps.requireTls && session.secure);
+        refuseUnknownParameters('MAIL', address.args, deps.requireTls && session.secure) ??
+        refuseUtf8WithoutSmtpUtf8(address.address, address.args);
       if (refusal) {
         callback(toServerError(refusal));
         return;
@@ -163,7 +173,12 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     },
 
     onRcptTo(address, session, callback) {
-      const unknown = refuseUnknownParameters('RCPT', address.args);
+      const unknown =
+        refuseUnknownParameters('RCPT', address.args) ??
+        refuseUtf8WithoutSmtpUtf8(
+          address.address,
+          session.envelope.mailFrom && session.envelope.mailFrom.args,
+        );
       if (unknown) {
         callback(toServerError(unknown));
         return;

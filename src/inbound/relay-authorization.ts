@@ -12,6 +12,8 @@ import type { NetworkSet } from './networks.js';
 export interface RelayPolicy {
   readonly acceptDomains: readonly string[];
   readonly allowedNetworks: NetworkSet;
+  /** The relay's own host name: where an unqualified `<postmaster>` is routed. */
+  readonly postmasterDomain?: string;
 }
 
 export interface ClientIdentity {
@@ -22,7 +24,7 @@ export interface ClientIdentity {
 export type Verdict =
   | {
       readonly ok: true;
-      readonly reason: 'allowed-network' | 'authenticated' | 'accepted-domain';
+      readonly reason: 'allowed-network' | 'authenticated' | 'accepted-domain' | 'postmaster';
       readonly domain: string;
     }
   | { readonly ok: false; readonly reply: Reply };
@@ -54,6 +56,11 @@ export function acceptRecipient(
   client: ClientIdentity,
   recipient: string,
 ): Verdict {
+  // RFC 5321 §4.5.1: `<postmaster>` without a domain MUST be accepted, from anyone. It goes to
+  // the next hop of the relay's own host name, as it is (the MTA behind us has the mailbox).
+  if (/^postmaster$/i.test(recipient) && policy.postmasterDomain !== undefined) {
+    return { ok: true, reason: 'postmaster', domain: policy.postmasterDomain };
+  }
   const split = splitAddress(recipient);
   if (!split) return { ok: false, reply: replies.badAddress };
   if (client.authenticated) return { ok: true, reason: 'authenticated', domain: split.domain };

@@ -52,3 +52,20 @@ export function refuseUnknownParameters(
     ? undefined
     : reply(555, '5.5.4', `Unsupported ${verb} parameter ${unknown.toUpperCase().slice(0, 32)}`);
 }
+
+// eslint-disable-next-line no-control-regex -- the ASCII range
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * RFC 6531 §3.4: a non-ASCII local part is allowed only in a transaction whose MAIL carried the
+ * SMTPUTF8 parameter; otherwise 553 5.6.7 (RFC 6531 §3.7.2), never relayed as it is. A non-ASCII
+ * domain alone is fine: it goes out in A-labels (RFC 5890), all ASCII.
+ */
+export function refuseUtf8WithoutSmtpUtf8(
+  address: string,
+  mailArgs: Readonly<Record<string, unknown>> | false | undefined,
+): Reply | undefined {
+  const at = address.lastIndexOf('@');
+  if (!NON_ASCII.test(at < 0 ? address : address.slice(0, at))) return undefined;
+  return mailArgs && mailArgs.SMTPUTF8 === true ? undefined : replies.utf8WithoutSmtpUtf8;
+}

@@ -29,6 +29,8 @@ export interface HopPolicy {
   /** RFC 8689 §4.2.1: the hop must advertise REQUIRETLS after STARTTLS. */
   readonly requireTlsExtension: boolean;
   readonly sts?: StsFacts;
+  /** The domain publishes MTA-STS but its policy could not be had now (it may be later). */
+  readonly stsUnavailable?: true;
 }
 
 const LEVEL_OF_ROUTE: Record<RouteTls['level'], TlsLevel> = {
@@ -46,6 +48,8 @@ export interface PolicyInputs {
   readonly requireTls: boolean;
   /** The hosts came from an MX lookup (not a configured route). */
   readonly mx: boolean;
+  /** The `_mta-sts` record promised a policy that could not be fetched (RFC 8461 §5.1). */
+  readonly stsUnavailable?: boolean;
 }
 
 const NO_HOST = (): boolean => false;
@@ -82,6 +86,7 @@ export function decidePolicy(inputs: PolicyInputs): HopPolicy {
     checks,
     requireTlsExtension: requireTls,
     ...(sts ? { sts: { mode: sts.mode, id: sts.id, mx: sts.mx } } : {}),
+    ...(inputs.stsUnavailable === true ? { stsUnavailable: true as const } : {}),
   };
 }
 

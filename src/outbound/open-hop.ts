@@ -18,8 +18,9 @@ import {
   type PolicyCheck,
   type PolicySource,
 } from './hop-policy.js';
-import { PLAINTEXT, tlsFacts, type TlsFacts } from './tls-facts.js';
+import { PLAINTEXT, tlsFacts, type TlsFacts, type Verification } from './tls-facts.js';
 import { certificateResult, type TlsResultType } from './tls-result.js';
+import type { TlsSessionCache } from './tls-sessions.js';
 
 /** What became of STARTTLS on one outbound session (a bounded metric label). */
 export type StartTlsResult =
@@ -57,6 +58,8 @@ export interface HopFacts {
   readonly starttlsError?: string;
   readonly tls: TlsFacts;
   readonly policy: PolicyOutcome;
+  /** Taken warm from the connection cache: judged again against today's policy, same TLS. */
+  readonly reused?: true;
 }
 
 export interface OpenedHop {
@@ -72,6 +75,8 @@ export interface FailedAttempt {
   /** The enforced policy that refused this host or session. */
   readonly policy?: PolicySource;
   readonly resultType?: TlsResultType;
+  /** The refusal may heal (a broken handshake, a timeout): not a definite policy refusal. */
+  readonly transient?: true;
 }
 
 export type OpenResult =
@@ -81,6 +86,12 @@ export type OpenResult =
       readonly attempts: readonly FailedAttempt[];
       /** Set when a policy refused at least one host: the reply is a TLS refusal, not 4.4.1. */
       readonly refusedBy?: PolicySource;
+      /**
+       * Every host was reached (or refused by name) and definitely refused by policy: no
+       * connection failure, no broken handshake, no unavailable MTA-STS policy. Only then is a
+       * REQUIRETLS refusal permanent (RFC 8689 §5: 550 5.7.30); otherwise it may heal.
+       */
+      readonly definite?: boolean;
     };
 
 /** One session (or MX host refused by name) judged against the policy: for metrics and TLS-RPT. */
@@ -110,6 +121,8 @@ export interface OpenDeps {
   readonly onSession?: (report: SessionReport) => void;
   /** Called for each address that could not be used. */
   readonly onAttemptFailed?: () => void;
+  /** TLS sessions to offer for resumption. */
+  readonly tlsSessions?: TlsSessionCache;
 }
 
 interface Attempted {
@@ -122,10 +135,11 @@ interface Attempted {
 function attempted(
   connection: HopConnection,
   plaintext: boolean,
-  handshakeError?: string,
+  handshakeError: string | undefined,
+  carried: Verification | undefined,
 ): Attempted {
   const socket = connection.tlsSocket;
-  if (socket) return { starttls: 'encrypted', tls: tlsFacts(socket) };
+  if (socket) return { starttls: 'encrypted', tls: tlsFacts(socket, carried) };
   if (handshakeError !== undefined) {
     return {
       starttls: 'failed_fallback',
@@ -158,7 +172,8 @@ function resultType(a: Attempted, failed: readonly PolicyCheck[]): TlsResultType
   return failed.length > 0 ? 'validation-failure' : undefined;
 }
 
-function outcome(
+/** How a session with `failed` checks measured against `policy`, for logs. */
+export function policyOutcome(
   policy: HopPolicy,
   failed: readonly PolicyCheck[],
   required: TlsLevel,
@@ -182,6 +197,7 @@ export async function openHop(
 ): Promise<OpenResult> {
   const attempts: FailedAttempt[] = [];
   let refusedBy: PolicySource | undefined;
+  let transient = policy.stsUnavailable === true;
   const required = requiredLevel(policy);
   const settings: ConnectSettings = {
     helo: deps.helo,
@@ -189,10 +205,13 @@ export async function openHop(
     route: nextHop.tls,
     ...(deps.ca !== undefined ? { ca: deps.ca } : {}),
     plaintext: nextHop.tls.level === 'none',
+    modernOnly: required === 'verified',
+    ...(deps.tlsSessions ? { sessions: deps.tlsSessions } : {}),
   };
   const refuse = (attempt: FailedAttempt): void => {
     attempts.push(attempt);
     refusedBy ??= attempt.policy;
+    if (attempt.transient) transient = true;
   };
 
   for (const host of nextHop.hosts) {
@@ -221,6 +240,7 @@ export async function openHop(
     const addresses = await deps.router.addresses(nextHop, host);
     if (addresses.length === 0) {
       attempts.push({ ...base, address: null, error: 'no address' });
+      transient = true;
       deps.onAttemptFailed?.();
       continue;
     }
@@ -230,11 +250,16 @@ export async function openHop(
       if (opened.attempt.policy !== undefined) refuse(opened.attempt);
       else {
         attempts.push(opened.attempt);
+        transient = true;
         deps.onAttemptFailed?.();
       }
     }
   }
-  return { ok: false, attempts, ...(refusedBy !== undefined ? { refusedBy } : {}) };
+  return {
+    ok: false,
+    attempts,
+    ...(refusedBy !== undefined ? { refusedBy, definite: !transient } : {}),
+  };
 }
 
 type AddressResult =
@@ -277,6 +302,7 @@ async function openAddress(
           error: `TLS handshake failed: ${connected.error}`,
           policy: source,
           resultType: 'validation-failure',
+          transient: true,
         },
       };
     }
@@ -296,6 +322,7 @@ async function openAddress(
     connection,
     settings.plaintext && handshakeError === undefined,
     handshakeError,
+    connected.carried,
   );
   const failed = failedChecks(policy, host.name, a.tls.level);
   const enforced = failed.find((c) => c.enforced);
@@ -347,7 +374,7 @@ async function openAddress(
         starttls: a.starttls,
         ...(a.starttlsError !== undefined ? { starttlsError: a.starttlsError } : {}),
         tls: a.tls,
-        policy: outcome(policy, failed, required),
+        policy: policyOutcome(policy, failed, required),
       },
     },
   };

@@ -54,6 +54,7 @@ export async function resolvePolicy(
       ...(history !== undefined ? { history } : {}),
       requireTls: demand.requireTls,
       mx: nextHop.source === 'mx',
+      stsUnavailable: sts?.kind === 'failed',
     }),
     ...(sts ? { sts } : {}),
   };

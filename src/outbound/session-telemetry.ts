@@ -19,6 +19,8 @@ export interface SessionTelemetryDeps {
   readonly logger: Logger;
   readonly history?: Pick<TlsHistory, 'observe'>;
   readonly tlsRpt?: Pick<TlsRptStore, 'record'>;
+  /** Count sessions to domains without an MTA-STS policy in TLS-RPT too. */
+  readonly tlsRptNoPolicy?: boolean;
   readonly now?: () => Date;
 }
 
@@ -75,7 +77,10 @@ export class SessionTelemetry {
   /** An MTA-STS lookup that found a policy published but unusable (RFC 8460 §4.3.2.2). */
   stsLookupFailed(domain: string, sts: StsLookup): void {
     if (sts.kind !== 'failed') return;
-    this.deps.logger.warn({ domain, resultType: sts.resultType, error: sts.error }, 'MTA-STS');
+    this.deps.logger.warn(
+      { domain, resultType: sts.resultType, error: sts.error },
+      'MTA-STS policy published but not usable',
+    );
     this.deps.tlsRpt?.record(
       {
         policyDomain: domain,
@@ -114,6 +119,7 @@ export class SessionTelemetry {
     const store = this.deps.tlsRpt;
     if (!store || report.nextHop.source !== 'mx') return;
     const policy = rptPolicy(report.policy);
+    if (policy.type === 'no-policy-found' && this.deps.tlsRptNoPolicy !== true) return;
     const failedSts = report.failed.some((c) => c.source === 'mta-sts');
     // No policy: a session counts as successful when it negotiated TLS (RFC 8460 §4.3.1).
     const ok =

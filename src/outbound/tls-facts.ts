@@ -13,11 +13,40 @@ export interface TlsFacts {
   readonly verifyError?: string;
   readonly peerSubject?: string;
   readonly peerNotAfter?: string;
+  /** The session was resumed from an earlier one (outbound): no certificate was sent this time. */
+  readonly resumed?: true;
 }
 
 export const PLAINTEXT: TlsFacts = { level: 'none', protocol: null, cipher: null, verified: false };
 
-export function tlsFacts(socket: TLSSocket): TlsFacts {
+/** What a full handshake established about the peer, carried over to sessions resumed from it. */
+export type Verification = Pick<
+  TlsFacts,
+  'verified' | 'verifyError' | 'peerSubject' | 'peerNotAfter'
+>;
+
+/**
+ * The facts of `socket`. A resumed session reports what its full handshake established
+ * (`carried`): Node skips the name check on resumption, so its own `authorized` would overstate.
+ */
+export function tlsFacts(socket: TLSSocket, carried?: Verification): TlsFacts {
+  const own = handshakeFacts(socket);
+  if (!carried || !socket.isSessionReused()) return own;
+  const verified = carried.verified && own.verified;
+  const verifyError = verified ? undefined : (carried.verifyError ?? own.verifyError);
+  return {
+    level: verified ? 'verified' : 'encrypted',
+    protocol: own.protocol,
+    cipher: own.cipher,
+    verified,
+    ...(verifyError !== undefined ? { verifyError } : {}),
+    ...(carried.peerSubject !== undefined ? { peerSubject: carried.peerSubject } : {}),
+    ...(carried.peerNotAfter !== undefined ? { peerNotAfter: carried.peerNotAfter } : {}),
+    resumed: true,
+  };
+}
+
+function handshakeFacts(socket: TLSSocket): TlsFacts {
   const verified = socket.authorized;
   const cert = socket.getPeerCertificate();
   const subject = cert.subject as Record<string, string | string[]> | undefined;

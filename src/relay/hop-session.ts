@@ -1,7 +1,9 @@
 /**
- * @module The next-hop session of one client session: opened at the first RCPT that needs it,
- * reused by the client's next transactions to the same next hop (after RSET when one was left
- * open), and never reused once it failed or the hop said 421.
+ * @module The next-hop session of one client session: taken from the connection cache or opened at
+ * the first RCPT that needs it, reused by the client's next transactions to the same next hop
+ * (after RSET when one was left open), handed back to the cache when the client is done with it,
+ * and never reused once it failed or the hop said 421. A session authenticated by AUTH
+ * passthrough is the client's alone: it is never handed back.
  */
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError, type HopConnection } from '../outbound/hop-connection.js';
@@ -20,12 +22,28 @@ export interface HopSession {
   dirty: boolean;
   /** Opened for a REQUIRETLS transaction: verified, REQUIRETLS offered (RFC 8689 §4.2.1). */
   readonly requireTls: boolean;
+  /** MAIL commands sent on it for this client session. */
+  transactions: number;
+  /** Authenticated as the client's user by AUTH passthrough: never shared. */
+  readonly adopted: boolean;
+  /** Forgets the session when the hop closes it. */
+  readonly onEnd: () => void;
 }
+
+/** Where a session goes when its client session is done with it (the connection cache). */
+export type ReleaseHop = (nextHop: NextHop, hop: OpenedHop, transactions: number) => void;
+
+/**
+ * Whether a session may carry the next transaction under the policy in force now (it may have
+ * grown stricter since the session opened: an MTA-STS policy fetched, TLS history learned, a
+ * REQUIRETLS demand).
+ */
+export type StillFits = (nextHop: NextHop, hop: OpenedHop, demand: HopDemand) => Promise<boolean>;
 
 export type Acquired =
   | { readonly ok: true; readonly session: HopSession }
   /** No host answered, or (refusedBy) none met the TLS policy. */
-  | { readonly ok: false; readonly refusedBy?: PolicySource };
+  | { readonly ok: false; readonly refusedBy?: PolicySource; readonly definite?: boolean };
 
 const NO_DEMAND: HopDemand = { requireTls: false };
 
@@ -39,6 +57,8 @@ export class HopSessionCache {
   constructor(
     private readonly open: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>,
     private readonly deadlines: HopDeadlines,
+    private readonly release?: ReleaseHop,
+    private readonly stillFits?: StillFits,
   ) {}
 
   /** The live session for `nextHop` that meets `demand`, opening one if needed. */
@@ -52,17 +72,19 @@ export class HopSessionCache {
       current &&
       current.nextHop.key === nextHop.key &&
       current.connection.usable &&
-      (current.requireTls || !demand.requireTls)
+      (current.requireTls || !demand.requireTls) &&
+      (current.adopted || !this.stillFits || (await this.stillFits(nextHop, current, demand)))
     ) {
       this.#stamp(record, current);
       return { ok: true, session: current };
     }
     if (this.#pinned === nextHop.key) return { ok: false };
-    if (current) this.#quit(current);
+    if (current) this.#letGo(current);
     const opened = await this.open(nextHop, demand);
     if (this.#closed) {
       // The client left while we were connecting: nobody would ever use or close this session.
-      if (opened.ok) opened.hop.connection.close();
+      if (opened.ok && opened.hop.facts.reused) this.release?.(nextHop, opened.hop, 0);
+      else if (opened.ok) opened.hop.connection.close();
       return { ok: false };
     }
     if (opened.attempts.length > 0) record.failedAttempts = opened.attempts;
@@ -70,19 +92,12 @@ export class HopSessionCache {
       record.nextHop = { domain: nextHop.domain, source: nextHop.source };
       return {
         ok: false,
-        ...(opened.refusedBy !== undefined ? { refusedBy: opened.refusedBy } : {}),
+        ...(opened.refusedBy !== undefined
+          ? { refusedBy: opened.refusedBy, definite: opened.definite === true }
+          : {}),
       };
     }
-    const session: HopSession = {
-      nextHop,
-      ...opened.hop,
-      dirty: false,
-      requireTls: demand.requireTls,
-    };
-    session.connection.on('end', () => {
-      if (this.#current === session) this.#current = undefined;
-    });
-    this.#current = session;
+    const session = this.#track(nextHop, opened.hop, demand.requireTls, false);
     this.#stamp(record, session);
     return { ok: true, session };
   }
@@ -92,21 +107,39 @@ export class HopSessionCache {
    * becomes the current session, and is never replaced by a new connection for its next hop.
    */
   adopt(nextHop: NextHop, opened: OpenedHop): void {
-    if (this.#current) this.#quit(this.#current);
+    if (this.#current) this.#letGo(this.#current);
     if (this.#closed) {
       opened.connection.end();
       return;
     }
-    const session: HopSession = { nextHop, ...opened, dirty: false, requireTls: false };
-    session.connection.on('end', () => {
-      if (this.#current === session) this.#current = undefined;
-    });
-    this.#current = session;
+    this.#track(nextHop, opened, false, true);
     this.#pinned = nextHop.key;
   }
 
-  /** RSET a transaction left open by an abandoned client transaction (RFC 5321 §4.1.1.5). */
+  #track(nextHop: NextHop, hop: OpenedHop, requireTls: boolean, adopted: boolean): HopSession {
+    const session: HopSession = {
+      nextHop,
+      connection: hop.connection,
+      facts: hop.facts,
+      dirty: false,
+      requireTls,
+      transactions: 0,
+      adopted,
+      onEnd: () => {
+        if (this.#current === session) this.#current = undefined;
+      },
+    };
+    session.connection.on('end', session.onEnd);
+    this.#current = session;
+    return session;
+  }
+
+  /**
+   * Before each MAIL: RSET a transaction left open by an abandoned client transaction
+   * (RFC 5321 §4.1.1.5), and count the transaction against the connection's limit.
+   */
   async ensureClean(hop: HopSession): Promise<void> {
+    hop.transactions += 1;
     if (!hop.dirty) return;
     const reply = await hop.connection.command('RSET', this.deadlines.commandMs);
     if (reply.code !== 250) {
@@ -124,18 +157,29 @@ export class HopSessionCache {
 
   discard(hop: HopSession): void {
     if (this.#current === hop) this.#current = undefined;
+    hop.connection.removeListener('end', hop.onEnd);
     hop.connection.close();
   }
 
   closeAll(): void {
     this.#closed = true;
-    if (this.#current) this.#quit(this.#current);
+    if (this.#current) this.#letGo(this.#current);
     this.#current = undefined;
   }
 
-  #quit(hop: HopSession): void {
+  /**
+   * The client is done with `hop`: back to the cache when nothing is open on it, else QUIT. An
+   * adopted session is authenticated as the client's user and goes nowhere else (security).
+   */
+  #letGo(hop: HopSession): void {
     if (this.#current === hop) this.#current = undefined;
-    hop.connection.end();
+    hop.connection.removeListener('end', hop.onEnd);
+    const reusable = !hop.adopted && !hop.dirty && hop.connection.usable && !hop.connection.busy;
+    if (reusable && this.release) {
+      this.release(hop.nextHop, { connection: hop.connection, facts: hop.facts }, hop.transactions);
+    } else {
+      hop.connection.end();
+    }
   }
 
   #stamp(record: TransactionRecord, hop: HopSession): void {

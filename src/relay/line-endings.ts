@@ -6,6 +6,11 @@
 const CR = 0x0d;
 const LF = 0x0a;
 
+/** Whether the chunk holds a NUL octet (RFC 5322 §3.5: `text` excludes %d0; §4.1 obsolete). */
+export function containsNul(chunk: Buffer): boolean {
+  return chunk.indexOf(0) !== -1;
+}
+
 export class LineEndingScanner {
   /** The chunk before ended in CR: the next byte must be LF. */
   #pendingCr = false;
@@ -14,7 +19,7 @@ export class LineEndingScanner {
   push(chunk: Buffer): boolean {
     if (chunk.length === 0) return true;
     if (this.#pendingCr && chunk[0] !== LF) return false;
-    if (chunk.indexOf(0) !== -1) return false;
+    if (containsNul(chunk)) return false;
     for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
       const before = i > 0 ? chunk[i - 1] : this.#pendingCr ? CR : undefined;
       if (before !== CR) return false;

@@ -17,7 +17,12 @@ import type { NextHop, NextHopResult } from '../routing/next-hop.js';
 import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
 import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.js';
-import { HopSessionCache, type HopSession } from './hop-session.js';
+import {
+  HopSessionCache,
+  type HopSession,
+  type ReleaseHop,
+  type StillFits,
+} from './hop-session.js';
 import { contentCheck, type ContentLimits } from './content-check.js';
 import { receivedHeader } from './received.js';
 import type {
@@ -32,6 +37,10 @@ export interface RelayDeps {
   readonly policy: RelayPolicy;
   readonly resolveNextHop: (domain: string) => Promise<NextHopResult>;
   readonly openHop: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>;
+  /** Where a next-hop session goes when this client is done with it; else it is QUIT. */
+  readonly releaseHop?: ReleaseHop;
+  /** Re-judges the client's own next-hop session against today's policy before each reuse. */
+  readonly stillFits?: StillFits;
   readonly deadlines: HopDeadlines;
   readonly maxMessageSize: number;
   readonly maxRecipients: number;
@@ -62,10 +71,12 @@ type Decision = { readonly reply: Reply; readonly source: 'relay' | 'next_hop' }
 const relay = (reply: Reply): Decision => ({ reply, source: 'relay' });
 
 /** No session: unreachable (4.4.1), or reachable but short of the TLS policy. */
-function refusal(refusedBy: PolicySource | undefined): Reply {
+function refusal(refusedBy: PolicySource | undefined, definite: boolean): Reply {
   if (refusedBy === undefined) return replies.nextHopUnavailable;
   // RFC 8689 §5: REQUIRETLS not honoured is permanent; a TLS policy unmet may heal (RFC 8461 §5).
-  return refusedBy === 'requiretls' ? replies.requireTlsUnsupported : replies.tlsPolicyUnmet;
+  return refusedBy === 'requiretls' && definite
+    ? replies.requireTlsUnsupported
+    : replies.tlsPolicyUnmet;
 }
 
 export class RelaySession {
@@ -78,7 +89,7 @@ export class RelaySession {
   #pinned: NextHop | undefined;
 
   constructor(private readonly deps: RelayDeps) {
-    this.#hops = new HopSessionCache(deps.openHop, deps.deadlines);
+    this.#hops = new HopSessionCache(deps.openHop, deps.deadlines, deps.releaseHop, deps.stillFits);
   }
 
   /** AUTH passthrough succeeded on `opened`: this client's mail goes there and nowhere else. */
@@ -156,7 +167,7 @@ export class RelaySession {
     let hop = tx.hop;
     if (!hop) {
       const acquired = await this.#hops.acquire(nextHop, tx.record, { requireTls });
-      if (!acquired.ok) return relay(refusal(acquired.refusedBy));
+      if (!acquired.ok) return relay(refusal(acquired.refusedBy, acquired.definite === true));
       hop = acquired.session;
     }
     try {
@@ -258,6 +269,7 @@ export class RelaySession {
         inspect: contentCheck(
           this.deps.content,
           this.deps.rejectsBareLineEndings(inbound.clientAddress),
+          hop.connection.extensions.has('8BITMIME'),
         ),
       };
       const outcome = await hop.connection.data(stream, header, limits, {

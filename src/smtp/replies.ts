@@ -27,12 +27,18 @@ export const replies = {
   messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   /** RFC 6531 §3.2: a UTF-8 envelope needs SMTPUTF8 at the next hop. */
   utf8NotSupported: reply(553, '5.6.7', 'Next hop does not support SMTPUTF8 for this address'),
+  /** RFC 6531 §3.4: a non-ASCII local part in a transaction that did not ask for SMTPUTF8. */
+  utf8WithoutSmtpUtf8: reply(553, '5.6.7', 'Non-ASCII address requires the SMTPUTF8 parameter'),
   /** RFC 6152 §3: 8-bit content needs 8BITMIME at the next hop. */
   eightBitNotSupported: reply(554, '5.6.3', 'Next hop does not support 8BITMIME'),
   /** RFC 5321 §4.5.3.1.10: too many recipients is 452, and the client sends the rest later. */
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   /** RFC 5321 §2.3.8: CR and LF only as CRLF; the smuggling guard refuses anything else. */
   bareLineEnding: reply(550, '5.5.2', 'Message contains a bare CR, a bare LF or a NUL'),
+  /** Catalogue SM-03 (RFC 5321 §4.1.1.4): a NUL is never relayed, not even under `normalize`. */
+  nulInContent: reply(554, '5.6.0', 'Message contains a NUL character'),
+  /** RFC 5321 §4.5.3.1.6, §4.5.3.1.10: long lines pass, a pathological one does not (LM-02). */
+  lineTooLong: reply(554, '5.6.0', 'Message contains a line longer than 65536 octets'),
   /** RFC 5321 §6.3: a message with this many Received fields is looping. */
   tooManyHops: reply(554, '5.4.6', 'Too many hops: mail loop detected'),
   headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the fixed maximum size'),

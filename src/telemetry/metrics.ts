@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { PolicySource } from '../outbound/hop-policy.js';
 import type { StartTlsResult } from '../outbound/open-hop.js';
 import { SESSION_RESULT_TYPES } from '../outbound/tls-result.js';
+import { EVICTION_REASONS } from '../outbound/connection-pool.js';
 
 export type Hop = 'inbound' | 'outbound';
 export type MessageOutcome = 'delivered' | 'rejected' | 'deferred' | 'aborted';
@@ -260,6 +261,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly connectionCacheHits = new Counter({
+    name: `${PREFIX}outbound_connection_cache_hits_total`,
+    help: 'Next-hop sessions taken warm from the connection cache (policy judged again, RSET answered 250) instead of opened.',
+    registers: [this.registry],
+  });
+
+  readonly connectionCacheMisses = new Counter({
+    name: `${PREFIX}outbound_connection_cache_misses_total`,
+    help: 'Next-hop sessions needed when the connection cache had none usable for the next hop and policy: a new one was opened.',
+    registers: [this.registry],
+  });
+
+  readonly connectionCacheEvictions = new Counter({
+    name: `${PREFIX}outbound_connection_cache_evictions_total`,
+    help: 'Next-hop sessions leaving the connection cache other than by reuse, by reason: idle_timeout, max_age, max_transactions, capacity, check_failed (RSET not answered 250), hop_closed (the next hop closed it while idle), shutdown.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connectionCacheIdle = new Gauge({
+    name: `${PREFIX}outbound_connection_cache_idle_connections`,
+    help: 'Next-hop sessions idle in the connection cache now.',
+    registers: [this.registry],
+  });
+
+  readonly outboundTlsResumptions = new Counter({
+    name: `${PREFIX}outbound_tls_resumptions_total`,
+    help: 'Outbound TLS sessions resumed from an earlier session with the same next-hop address, port, name and trust settings (abbreviated handshake; also counted in outbound_tls_handshakes_total).',
+    registers: [this.registry],
+  });
+
   readonly mtaStsCacheEntries = new Gauge({
     name: `${PREFIX}mta_sts_cache_entries`,
     help: 'MTA-STS policies in the cache now (expired ones are dropped when next looked up).',
@@ -318,6 +350,11 @@ export class Metrics {
     for (const result of ['ok', 'fetch_error', 'invalid', 'webpki_invalid'])
       this.mtaStsFetches.inc({ result }, 0);
     this.mtaStsCacheEntries.set(0);
+    this.connectionCacheHits.inc(0);
+    this.connectionCacheMisses.inc(0);
+    for (const reason of EVICTION_REASONS) this.connectionCacheEvictions.inc({ reason }, 0);
+    this.connectionCacheIdle.set(0);
+    this.outboundTlsResumptions.inc(0);
   }
 
   /** The per-listener label sets, at 0, when a listener starts. */

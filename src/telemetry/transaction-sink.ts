@@ -24,6 +24,9 @@ function outboundTls(hop: HopFacts): Record<string, unknown> {
   return {
     starttls: hop.starttls,
     ...(hop.starttlsError !== undefined ? { starttlsError: hop.starttlsError } : {}),
+    // A warm session from the connection cache, and a TLS session resumed from an earlier one.
+    ...(hop.reused === true ? { reused: true } : {}),
+    ...(tls.resumed === true ? { resumed: true } : {}),
     protocol: tls.protocol,
     cipher: tls.cipher,
     verified: tls.verified,

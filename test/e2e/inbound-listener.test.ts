@@ -29,6 +29,8 @@ void t.test('EHLO before and after TLS, and AUTH refused on both', async (t) => 
     '250-PIPELINING',
     '250-8BITMIME',
     '250-SMTPUTF8',
+    // Every route can honour it (RFC 8689 §4.1: offered over TLS only).
+    '250-REQUIRETLS',
     '250 SIZE 52428800',
   ]);
   t.equal(

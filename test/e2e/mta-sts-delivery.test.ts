@@ -8,7 +8,7 @@ import { utcDay } from '../../src/tls-rpt/day.js';
 import { hasDnsmasq, startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { startNextHop, type TestNextHop } from '../support/next-hop.js';
 import { createTestCa, generateSelfSigned, type TestCa } from '../support/pki.js';
-import { startHttps, type TestHttps } from '../support/probe-https.js';
+import { startHttps, type HttpsAnswer, type TestHttps } from '../support/probe-https.js';
 import { startTestRelay, type TestRelay } from '../support/relay.js';
 import { settle, tlsClient, transact } from '../support/scenario.js';
 
@@ -29,6 +29,12 @@ if (!hasDnsmasq()) {
   let outside: TestNextHop; // 127.0.0.2: not in any enforce policy
   let inside: TestNextHop; // 127.0.0.3: the enforce policy's MX, verified certificate
   let unverified: TestNextHop; // 127.0.0.4: in its policy, self-signed certificate
+  /** Read by the policy host at each request: a test publishes a policy by adding it here. */
+  const answers: Record<string, HttpsAnswer> = {
+    [`mta-sts.enforce.test ${PATH}`]: policy('enforce', 'mx2.enforce.test'),
+    [`mta-sts.testing.test ${PATH}`]: policy('testing', 'mx9.testing.test'),
+    [`mta-sts.badcert.test ${PATH}`]: policy('enforce', 'mx.badcert.test'),
+  };
 
   t.before(async () => {
     ca = await createTestCa();
@@ -51,30 +57,33 @@ if (!hasDnsmasq()) {
         { domain: 'enforce.test', host: 'mx2.enforce.test', preference: 20 },
         { domain: 'testing.test', host: 'mx1.testing.test', preference: 10 },
         { domain: 'badcert.test', host: 'mx.badcert.test', preference: 10 },
+        { domain: 'late.test', host: 'mx1.late.test', preference: 10 },
       ],
       hosts: [
         { name: 'mx1.enforce.test', addresses: ['127.0.0.2'] },
         { name: 'mx2.enforce.test', addresses: ['127.0.0.3'] },
         { name: 'mx1.testing.test', addresses: ['127.0.0.2'] },
         { name: 'mx.badcert.test', addresses: ['127.0.0.4'] },
-        ...['enforce.test', 'testing.test', 'badcert.test'].map((d) => ({
+        { name: 'mx1.late.test', addresses: ['127.0.0.2'] },
+        ...['enforce.test', 'testing.test', 'badcert.test', 'late.test'].map((d) => ({
           name: `mta-sts.${d}`,
           addresses: ['127.0.0.1'],
         })),
       ],
-      txt: ['enforce.test', 'testing.test', 'badcert.test'].map((d) => ({
+      txt: ['enforce.test', 'testing.test', 'badcert.test', 'late.test'].map((d) => ({
         name: `_mta-sts.${d}`,
         strings: ['v=STSv1; id=20261128'],
       })),
       localDomains: ['test'],
     });
     https = await startHttps(
-      await ca.issue(['mta-sts.enforce.test', 'mta-sts.testing.test', 'mta-sts.badcert.test']),
-      {
-        [`mta-sts.enforce.test ${PATH}`]: policy('enforce', 'mx2.enforce.test'),
-        [`mta-sts.testing.test ${PATH}`]: policy('testing', 'mx9.testing.test'),
-        [`mta-sts.badcert.test ${PATH}`]: policy('enforce', 'mx.badcert.test'),
-      },
+      await ca.issue([
+        'mta-sts.enforce.test',
+        'mta-sts.testing.test',
+        'mta-sts.badcert.test',
+        'mta-sts.late.test',
+      ]),
+      answers,
     );
   });
   t.teardown(async () => {
@@ -224,6 +233,26 @@ if (!hasDnsmasq()) {
         await relay.metricsText(),
         /starttls_relay_outbound_policy_failures_total\{policy="mta-sts",enforced="false"\} 1/,
       );
+    },
+  );
+
+  void t.test(
+    "a policy that appears mid-session applies to the client's next transaction",
+    async (t) => {
+      const relay = await relayFor(t);
+      const c = await tlsClient(t, relay.port);
+      const before = outside.mailFroms.length;
+      // The policy host has nothing yet (404): delivered as a domain without MTA-STS.
+      const first = await transact(c, 'a@origin.test', ['x@late.test'], 'Subject: 1\r\n\r\none');
+      t.match(first.final, /^250 2\.0\.0 Ok: queued as Q\d+$/);
+      t.equal(outside.mailFroms.length, before + 1);
+      // Now the domain enforces a policy whose MX is not the one this client session holds open.
+      answers[`mta-sts.late.test ${PATH}`] = policy('enforce', 'mx9.late.test');
+      t.same(await transact(c, 'a@origin.test', ['y@late.test'], 'Subject: 2\r\n\r\ntwo'), {
+        mail: '250 Accepted',
+        rcpts: ['451 4.7.5 TLS policy not met by any next hop, try again later'],
+      });
+      t.equal(outside.mailFroms.length, before + 1, 'the open session was not used again');
     },
   );
 }

@@ -103,7 +103,11 @@ void t.test('Prometheus scrapes the relay and the recording rules evaluate', asy
   const hop = await startRawHop();
   t.teardown(() => hop.close());
   const relay = await startTestRelay(
-    { routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }] },
+    {
+      routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
+      // One next-hop session per message, so the session-ratio rules have sessions to count.
+      outbound: { connectionCache: { enabled: false } },
+    },
     { processMetrics: true },
   );
   t.teardown(() => relay.close());

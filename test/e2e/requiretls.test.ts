@@ -129,3 +129,36 @@ void t.test(
     t.same(hop.mailFroms, ['a@origin.test'], 'only the plain transaction reached the hop');
   },
 );
+
+void t.test(
+  'a legacy minVersion never carries REQUIRETLS: TLS 1.0 is refused, 451 4.7.5',
+  async (t) => {
+    const { hop, relay } = await routeTo(
+      t,
+      {
+        // Speaks TLS 1.0/1.1 only, with a certificate that verifies, and offers REQUIRETLS.
+        tls: { kind: 'broken', pair: await ca.issue(['127.0.0.1']) },
+        options: offersRequireTls,
+      },
+      { tls: 'may', minVersion: 'TLSv1' },
+    );
+    const c = await tlsClient(t, relay.port);
+    t.equal(await c.send('MAIL FROM:<a@origin.test> REQUIRETLS'), '250 Accepted');
+    t.equal(
+      await c.send('RCPT TO:<b@dest.test>'),
+      '451 4.7.5 TLS policy not met by any next hop, try again later',
+      'a handshake failure may heal: temporary',
+    );
+    t.same(hop.mailFroms, []);
+    t.equal(await c.send('RSET'), '250 Flushed');
+    t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
+    t.equal(
+      await c.send('RCPT TO:<b@dest.test>'),
+      '250 Accepted',
+      'ordinary mail: TLS 1.0 is fine',
+    );
+    t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');
+    t.equal(await c.send('Subject: legacy\r\n\r\nbody\r\n.'), '250 2.0.0 Ok: queued as Q1');
+    t.match(hop.messages[0]?.tlsProtocol, /^TLSv1(\.1)?$/);
+  },
+);

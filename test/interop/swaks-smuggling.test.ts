@@ -50,7 +50,11 @@ if (tools && requireRoot(t, 'a private Postfix instance is started with `postfix
       mainCf: { smtpd_forbid_bare_newline: 'no' },
     });
     const relay = await startTestRelay(
-      { routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${postfix.port}`, tls: 'may' }] },
+      {
+        routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${postfix.port}`, tls: 'may' }],
+        // One next-hop session per swaks run, so each run has its own line in Postfix's log.
+        outbound: { connectionCache: { enabled: false } },
+      },
       { outboundCa: ca.cert },
     );
     t.teardown(() => relay.close());

@@ -44,6 +44,8 @@ export async function spawnRelay(
       listeners: [{ name: 'mta', host: '127.0.0.1', port: 0 }],
       metrics: { host: '127.0.0.1', port: 0 },
       routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hopPort}`, tls: 'may' }],
+      // One next-hop session per client session: a kill lands in a known phase of each.
+      outbound: { connectionCache: { enabled: false } },
       log: { level: 'info' },
     }),
   );

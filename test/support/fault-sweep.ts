@@ -64,7 +64,12 @@ export async function faultyPair(
   const hop = await startFaultHop((p) => (faulty() && p === phase ? action : undefined));
   t.teardown(() => hop.close());
   const relay = await startTestRelay(
-    { routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }] },
+    {
+      routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
+      // Every transaction's client session opens its own next-hop session, so each one meets
+      // the fault at its phase (the connection cache has its own fault tests).
+      outbound: { connectionCache: { enabled: false } },
+    },
     { deadlines: SHORT },
   );
   t.teardown(() => relay.close());

@@ -27,6 +27,18 @@ export interface RawHopOptions {
   readonly closeAfter?: string;
   /** Send this reply as soon as body bytes arrive, before the end of data. */
   readonly earlyDataReply?: string;
+  /** Refuse a message holding a line longer than `octets` (CRLF included) with `reply`. */
+  readonly lineLimit?: { readonly octets: number; readonly reply: string };
+}
+
+/** Whether some CRLF-ended line of `body` is longer than `octets`, its CRLF included. */
+function hasLongLine(body: Buffer, octets: number): boolean {
+  let start = 0;
+  for (let end = body.indexOf('\r\n'); end !== -1; end = body.indexOf('\r\n', start)) {
+    if (end + 2 - start > octets) return true;
+    start = end + 2;
+  }
+  return body.length - start > octets;
 }
 
 const DEFAULT_EHLO = ['raw.test', '8BITMIME', 'SMTPUTF8', 'SIZE 10000000', 'PIPELINING'];
@@ -58,10 +70,13 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
             send(opts.earlyDataReply);
           }
           if (end < 0) return;
-          bodies.push(buffer.subarray(0, end + 2));
+          const body = buffer.subarray(0, end + 2);
+          bodies.push(body);
           buffer = buffer.subarray(end + 5);
           inData = false;
-          send(opts.replies?.['.'] ?? '250 2.0.0 Ok: queued');
+          if (opts.lineLimit !== undefined && hasLongLine(body, opts.lineLimit.octets))
+            send(opts.lineLimit.reply);
+          else send(opts.replies?.['.'] ?? '250 2.0.0 Ok: queued');
           continue;
         }
         const eol = buffer.indexOf('\r\n');

@@ -1,4 +1,4 @@
-// Catalogue rows RL-06 (XCLIENT/XFORWARD), LM-01 (command line length), LM-04 (SIZE), LM-09 (address syntax), ST-01..ST-03 (STARTTLS injection, state reset, syntax), AU-03 (AUTH misc before TLS), SM-07 (segmented commands) and DS-05 (no reverse DNS): exact bytes, exact replies, connection state.
+// Catalogue rows RL-06 (XCLIENT/XFORWARD), LM-01 (command line length), LM-04 (SIZE), LM-06 (parameters), LM-09 (address syntax), RL-01..RL-05 (the nmap open-relay forms), ST-01..ST-03 (STARTTLS injection, state reset, syntax), SM-07 (segmented commands) and DS-05 (no reverse DNS): exact bytes, exact replies, connection state.
 import t from 'tap';
 import { catalogueRelay, client, sample } from './catalogue-support.js';
 
@@ -54,7 +54,7 @@ void t.test(
 );
 
 void t.test(
-  'LM-09: address syntax (smtp-server, regression) and postmaster accepted',
+  'LM-09: NUL, a 300-octet local part, a bad literal and <> are 501 (smtp-server, regression)',
   async (t) => {
     const relay = await catalogueRelay(t);
     const c = await client(t, relay.port);
@@ -121,5 +121,57 @@ void t.test(
     t.equal(await c.send('XCLIENT ADDR=1.2.3.4 LOGIN=admin'), '550 Error: Not allowed');
     t.equal(await c.send('XFORWARD ADDR=1.2.3.4'), '550 Error: Not allowed');
     t.equal(await c.send('NOOP'), '250 OK');
+  },
+);
+
+void t.test(
+  'RL-01..RL-05: every nmap smtp-open-relay form from an untrusted client is refused',
+  async (t) => {
+    const relay = await catalogueRelay(t);
+    const c = await client(t, relay.port);
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['<relaytest@example.net>', '554 5.7.1 Relay access denied'],
+      ['<relaytest%example.net@[127.0.0.1]>', '554 5.7.1 Relay access denied'],
+      ['<relaytest%example.net@relay.test>', '554 5.7.1 Relay access denied'],
+      ['<example.net!relaytest@[127.0.0.1]>', '554 5.7.1 Relay access denied'],
+      ['<example.net!relaytest@relay.test>', '554 5.7.1 Relay access denied'],
+      ['<example.net!relaytest>', '501 Error: Bad recipient address syntax'],
+      ['<"relaytest@example.net">', '501 Error: Bad recipient address syntax'],
+      ['<"relaytest%example.net">', '501 Error: Bad recipient address syntax'],
+      ['<relaytest@example.net@[127.0.0.1]>', '501 Error: Bad recipient address syntax'],
+      ['<"relaytest@example.net"@[127.0.0.1]>', '501 Error: Bad recipient address syntax'],
+      ['<relaytest@example.net@relay.test>', '501 Error: Bad recipient address syntax'],
+      ['<@[127.0.0.1]:relaytest@example.net>', '554 5.7.1 Relay access denied'],
+      ['<@relay.test:relaytest@example.net>', '554 5.7.1 Relay access denied'],
+    ];
+    for (const sender of ['<>', '<antispam@example.net>', '<antispam@[127.0.0.1]>']) {
+      t.equal(await c.send(`MAIL FROM:${sender}`), '250 Accepted', `MAIL FROM:${sender}`);
+      for (const [rcpt, reply] of cases) t.equal(await c.send(`RCPT TO:${rcpt}`), reply, rcpt);
+      t.equal(await c.send('RSET'), '250 Flushed');
+    }
+    t.notOk(c.closed, 'the connection stays open');
+  },
+);
+
+void t.test(
+  'LM-06: unknown and unadvertised parameters 555 5.5.4, BINARYMIME and BDAT refused',
+  async (t) => {
+    const relay = await catalogueRelay(t);
+    const c = await client(t, relay.port);
+    t.equal(
+      await c.send('MAIL FROM:<a@a.test> FOO=bar X-EVIL'),
+      '555 5.5.4 Unsupported MAIL parameter FOO',
+    );
+    t.equal(
+      await c.send('MAIL FROM:<a@a.test> REQUIRETLS'),
+      '530 REQUIRETLS not permitted on non-TLS connections',
+      'REQUIRETLS is not advertised in clear (smtp-server refuses it)',
+    );
+    t.equal(
+      await c.send('MAIL FROM:<a@a.test> BODY=BINARYMIME'),
+      '501 Invalid BODY parameter value. Must be 7BIT or 8BITMIME',
+    );
+    t.equal(await c.send('BDAT 10 LAST'), '500 5.5.2 Error: command not recognized');
+    t.notOk(c.closed);
   },
 );

@@ -1,5 +1,5 @@
 // TlsHistory: best and last level per destination, least recently seen evicted first, kept in a file across restarts, a corrupt file read as empty.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -58,4 +58,18 @@ void t.test('persisted across restarts; a corrupt file reads as empty', async (t
   await writeFile(path, '{"version":1,"destinations":{"a.test":{"best":"bogus"}}');
   const third = await TlsHistory.open({ maxEntries: 10, path });
   t.equal(third.size, 0);
+});
+
+void t.test('a failed write is retried by the next flush', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'history-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'tls-history.json');
+  // A directory where the file should be: the rename fails.
+  await mkdir(path);
+  const h = await TlsHistory.open({ maxEntries: 10, path });
+  h.observe('a.test', 'verified');
+  await t.rejects(h.flush(), /EISDIR|directory/);
+  await rm(path, { recursive: true });
+  await h.flush();
+  t.match(JSON.parse(await readFile(path, 'utf8')), { destinations: { 'a.test': {} } });
 });

@@ -99,3 +99,23 @@ void t.test('CIDR parsing', (t) => {
   t.notOk(allV6.contains('::ffff:192.0.2.1'), 'nor IPv4-mapped addresses');
   t.end();
 });
+
+void t.test(
+  'unqualified postmaster is accepted from anyone, routed as the relay host name',
+  (t) => {
+    const withHost = { ...policy, postmasterDomain: 'relay.example.net' };
+    for (const rcpt of ['postmaster', 'Postmaster', 'POSTMASTER']) {
+      t.same(acceptRecipient(withHost, stranger, rcpt), {
+        ok: true,
+        reason: 'postmaster',
+        domain: 'relay.example.net',
+      });
+    }
+    t.equal(
+      verdict('webmaster'),
+      '501 5.1.3 Bad recipient address syntax',
+      'other unqualified names stay refused',
+    );
+    t.end();
+  },
+);
