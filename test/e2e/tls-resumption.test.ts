@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { rotateTicketKeys, ticketKeyRotation } from '../../src/tls/session-tickets.js';
 import { startTestRelay, type TestRelay } from '../support/relay.js';
+import { EHLO_AFTER_TLS } from '../support/ehlo.js';
 
 interface Handshake {
   readonly reused: boolean;
@@ -105,15 +106,6 @@ function listenerServer(relay: TestRelay) {
   if (!listener) throw new Error('no mta listener');
   return listener.server;
 }
-
-const EHLO_AFTER_TLS = [
-  '250-relay.test Nice to meet you, [127.0.0.1]',
-  '250-PIPELINING',
-  '250-8BITMIME',
-  '250-SMTPUTF8',
-  '250-REQUIRETLS',
-  '250 SIZE 52428800',
-];
 
 for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
   void t.test(`a saved ${maxVersion} session resumes over STARTTLS`, async (t) => {
