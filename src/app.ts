@@ -10,19 +10,14 @@ import { NetworkSet } from './inbound/networks.js';
 import { SessionLimits } from './inbound/session-limits.js';
 import { inboundHardening } from './inbound/connection-guard.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
-import { join } from 'node:path';
-import { TlsHistory } from './history/tls-history.js';
-import { MtaStsSource } from './mta-sts/source.js';
 import { acceptable, ConnectionPool } from './outbound/connection-pool.js';
 import { openHop, type OpenResult } from './outbound/open-hop.js';
 import { resolvePolicy, type HopDemand, type ResolvedPolicy } from './outbound/policy-resolver.js';
+import { startOutboundState } from './outbound/state.js';
 import { TlsSessionCache } from './outbound/tls-sessions.js';
-import { SessionTelemetry } from './outbound/session-telemetry.js';
 import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
 import type { Resolver } from './routing/mx.js';
 import { readRouteFiles, requireTlsHonoured } from './routing/route-tls.js';
-import { identityFromConfig } from './tls-rpt/config-identity.js';
-import { startTlsRpt, type RunningTlsRpt } from './tls-rpt/tls-rpt.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/http.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -287,69 +282,6 @@ export async function startRelay(
       await outbound.close();
       await metricsServer?.close();
       logger.flush();
-    },
-  };
-}
-
-interface OutboundState {
-  readonly sts: MtaStsSource;
-  readonly history: TlsHistory;
-  readonly tlsRpt: RunningTlsRpt | undefined;
-  readonly telemetry: SessionTelemetry;
-  close(): Promise<void>;
-}
-
-/** Per-instance outbound state: MTA-STS cache, TLS history, TLS-RPT counts (all in stateDir). */
-async function startOutboundState(
-  config: Config,
-  overrides: RelayOverrides,
-  resolver: Resolver & Pick<dns.Resolver, 'resolveTxt'>,
-  logger: Logger,
-  metrics: Metrics,
-): Promise<OutboundState> {
-  const { history: h, mtaSts, tlsRpt: rpt } = config.outbound;
-  const sts = new MtaStsSource({
-    resolver,
-    maxEntries: mtaSts.maxEntries,
-    metrics,
-    logger,
-    ...(overrides.mtaStsHttpsPort !== undefined ? { httpsPort: overrides.mtaStsHttpsPort } : {}),
-    ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-    ...(mtaSts.persist ? { statePath: join(config.stateDir, 'mta-sts.json') } : {}),
-  });
-  const history = await TlsHistory.open({
-    maxEntries: h.maxEntries,
-    ...(h.persist ? { path: join(config.stateDir, 'tls-history.json') } : {}),
-  });
-  history.autoFlush(5000, (error) => logger.warn({ error }, 'TLS history not written'));
-  const tlsRpt = rpt.enabled
-    ? await startTlsRpt({
-        stateDir: config.stateDir,
-        ...identityFromConfig(config),
-        submit: rpt.submit,
-        resolver,
-        logger,
-        ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-        ...(overrides.tlsRpt?.now !== undefined ? { now: overrides.tlsRpt.now } : {}),
-        ...(overrides.tlsRpt?.checkIntervalMs !== undefined
-          ? { checkIntervalMs: overrides.tlsRpt.checkIntervalMs }
-          : {}),
-      })
-    : undefined;
-  const telemetry = new SessionTelemetry({
-    metrics,
-    logger,
-    history,
-    ...(tlsRpt ? { tlsRpt: tlsRpt.store, tlsRptNoPolicy: rpt.noPolicyDomains } : {}),
-    ...(overrides.tlsRpt?.now !== undefined ? { now: overrides.tlsRpt.now } : {}),
-  });
-  return {
-    sts,
-    history,
-    tlsRpt,
-    telemetry,
-    async close() {
-      await Promise.allSettled([sts.flush(), history.close(), tlsRpt?.close()]);
     },
   };
 }
