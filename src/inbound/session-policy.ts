@@ -4,6 +4,7 @@
  * required on submission listeners, RFC 6409 §4.3 authentication required there).
  */
 import type { ListenerConfig } from '../config/schema.js';
+import { needsSmtpUtf8 } from '../relay/envelope.js';
 import { replies } from '../smtp/replies.js';
 import { reply, type Reply } from '../smtp/reply.js';
 
@@ -53,9 +54,6 @@ export function refuseUnknownParameters(
     : reply(555, '5.5.4', `Unsupported ${verb} parameter ${unknown.toUpperCase().slice(0, 32)}`);
 }
 
-// eslint-disable-next-line no-control-regex -- the ASCII range
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /**
  * RFC 6531 §3.4: a non-ASCII local part is allowed only in a transaction whose MAIL carried the
  * SMTPUTF8 parameter; otherwise 553 5.6.7 (RFC 6531 §3.7.2), never relayed as it is. A non-ASCII
@@ -65,7 +63,6 @@ export function refuseUtf8WithoutSmtpUtf8(
   address: string,
   mailArgs: Readonly<Record<string, unknown>> | false | undefined,
 ): Reply | undefined {
-  const at = address.lastIndexOf('@');
-  if (!NON_ASCII.test(at < 0 ? address : address.slice(0, at))) return undefined;
+  if (!needsSmtpUtf8(address)) return undefined;
   return mailArgs && mailArgs.SMTPUTF8 === true ? undefined : replies.utf8WithoutSmtpUtf8;
 }
