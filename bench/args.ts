@@ -24,6 +24,8 @@ export interface BenchOptions {
   /** Where to keep that run's .cpuprofile (for Chrome DevTools); it is deleted otherwise. */
   readonly profileOut: string | undefined;
   readonly runner: Runner;
+  /** The relay's `workers` setting in every measured run (the profiled run uses one). */
+  readonly workers: number | 'auto';
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -39,6 +41,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-postfix      leave the Postfix peer out
   --profile         then one more relay run of scenario a, V8-profiled; top functions printed
   --profile-out F   keep that profile as F (.cpuprofile, opens in Chrome DevTools); implies --profile
+  --workers W       the relay's worker processes, a number or auto (default auto: one per CPU)
   --runner R        compiled (default: tsc into node_modules/.cache, plain node) or tsx`;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -64,6 +67,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       profile: { type: 'boolean', default: false },
       'profile-out': { type: 'string' },
       runner: { type: 'string', default: 'compiled' },
+      workers: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -97,6 +101,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     profile: values.profile || values['profile-out'] !== undefined,
     profileOut: values['profile-out'],
     runner: values.runner,
+    workers: values.workers === 'auto' ? 'auto' : positiveInt('workers', values.workers, 1),
   };
   if (Math.min(options.size, options.largeSize) < 200) {
     throw new Error('--size and --large-size must be at least 200 bytes (headers)');

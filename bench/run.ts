@@ -33,9 +33,11 @@ function relayConfig(
   tls: boolean,
   sessions: number,
   name: string,
+  workers: number | 'auto',
 ): string {
   return stringify({
     hostname: 'relay.bench.test',
+    workers,
     // One state dir per scenario: the TLS history of a must not call d's plaintext a downgrade.
     stateDir: join(dir, `state-${name}`),
     // An internal listener: no early-talker pause (Postfix without postscreen has none either).
@@ -85,7 +87,10 @@ async function main(): Promise<number> {
 
     const relayConfigPath = async (s: Scenario): Promise<string> => {
       const path = join(dir, `relay-${s.id}.yaml`);
-      await writeFile(path, relayConfig(dir, sink.port, s.tls, options.sessions, s.id));
+      await writeFile(
+        path,
+        relayConfig(dir, sink.port, s.tls, options.sessions, s.id, options.workers),
+      );
       return path;
     };
 
@@ -189,7 +194,8 @@ async function profileRun(
 ): Promise<void> {
   say('profiling one more relay run (scenario a)…\n');
   const configPath = join(dir, 'relay-profile.yaml');
-  await writeFile(configPath, relayConfig(dir, sink.port, true, options.sessions, 'profile'));
+  // The V8 profiler sees one process: the profiled relay runs without workers.
+  await writeFile(configPath, relayConfig(dir, sink.port, true, options.sessions, 'profile', 1));
   const profileDir = join(dir, 'profile');
   const path = join(profileDir, 'relay.cpuprofile');
   await mkdir(profileDir, { recursive: true });

@@ -16,7 +16,7 @@ import {
 } from './client.js';
 import type { LagMessage, SinkStats } from './ipc.js';
 import type { PostfixPeer } from './postfix-peer.js';
-import { cpuSeconds, memory, samplePeak } from './proc.js';
+import { cpuSeconds, samplePeak, treeCpuSeconds, treePssMiB } from './proc.js';
 import type { Scenario } from './scenarios.js';
 import { percentile, sortedCopy } from './stats.js';
 
@@ -81,9 +81,9 @@ export async function runScenario(
 ): Promise<ScenarioRunResult> {
   const pid = subjectPid(subject, sink);
   const rssNow = (): number =>
-    subject.kind === 'postfix' ? subject.postfix.rssMiB() : memory(pid ?? 0).rssMiB;
+    subject.kind === 'postfix' ? subject.postfix.rssMiB() : treePssMiB(pid ?? 0);
   const subjectCpu = (): number =>
-    subject.kind === 'postfix' ? subject.postfix.cpuSeconds() : cpuSeconds(pid ?? 0);
+    subject.kind === 'postfix' ? subject.postfix.cpuSeconds() : treeCpuSeconds(pid ?? 0);
   // Postfix's PSS walks every daemon's page tables (a thousand of them in e): sampled less often.
   const rss = samplePeak(
     rssNow,

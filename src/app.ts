@@ -10,8 +10,10 @@ import { NetworkSet } from './inbound/networks.js';
 import { SessionLimits } from './inbound/session-limits.js';
 import { inboundHardening } from './inbound/connection-guard.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
+import { openCapped } from './outbound/capped-open.js';
 import { acceptable, ConnectionPool } from './outbound/connection-pool.js';
-import { openHop, type OpenResult } from './outbound/open-hop.js';
+import { HopSlots } from './outbound/hop-slots.js';
+import { openHop, type OpenedHop, type OpenResult } from './outbound/open-hop.js';
 import { resolvePolicy, type HopDemand, type ResolvedPolicy } from './outbound/policy-resolver.js';
 import { startOutboundState } from './outbound/state.js';
 import { TlsSessionCache } from './outbound/tls-sessions.js';
@@ -22,8 +24,14 @@ import { createLogger, type Logger } from './telemetry/logger.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/http.js';
 import { Metrics } from './telemetry/metrics.js';
 import { transactionSink } from './telemetry/transaction-sink.js';
-import { generatedCredentials, loadCredentials, type Credentials } from './tls/certificate.js';
-import { CertificateReloader, unusable, type CertificateSource } from './tls/reloader.js';
+import {
+  earliestExpiry,
+  loadPairs,
+  pairSources,
+  type Credentials,
+  type ServedPairs,
+} from './tls/certificate.js';
+import { CertificateReloader, unusablePairs } from './tls/reloader.js';
 
 /** How long a pooled next-hop session may take to answer the RSET that checks it. */
 const POOL_CHECK_MS = 15_000;
@@ -48,6 +56,8 @@ export interface RelayOverrides {
   readonly certificatePollMs?: number;
   /** How often the users file is checked for changes. */
   readonly usersFilePollMs?: number;
+  /** This relay is worker `index` of several (src/cluster): its log lines and outbound state. */
+  readonly instance?: { readonly index: number; readonly stateDir: string };
 }
 
 export interface RunningRelay {
@@ -55,9 +65,13 @@ export interface RunningRelay {
   readonly metrics: Metrics;
   readonly metricsServer: MetricsServer | undefined;
   readonly logger: Logger;
-  /** The certificate served now. */
+  /** The primary certificate served now (ECDSA unless configured otherwise). */
   readonly credentials: Credentials;
-  /** SIGHUP: load the certificate again; a bad pair is refused and the current one stays. */
+  /** Every pair served now, one per key type (ECDSA, and RSA for old clients when configured). */
+  readonly certificates: ServedPairs;
+  /** What /readyz says: every listener bound, not draining, every served certificate valid. */
+  ready(): boolean;
+  /** SIGHUP: load the certificates again; one bad pair is refused and the current ones stay. */
   reloadCertificate(): Promise<boolean>;
   /**
    * SIGTERM: stop accepting, let open transactions finish (new MAIL gets 421 4.3.2) for at most
@@ -71,29 +85,35 @@ export async function startRelay(
   config: Config,
   overrides: RelayOverrides = {},
 ): Promise<RunningRelay> {
-  const logger = createLogger(config.log.level, overrides.logDestination);
+  const rootLogger = createLogger(config.log.level, overrides.logDestination);
+  const logger = overrides.instance
+    ? rootLogger.child({ worker: overrides.instance.index })
+    : rootLogger;
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
-  const certificateSource: CertificateSource =
-    config.tls.cert !== undefined && config.tls.key !== undefined
-      ? { kind: 'files', cert: config.tls.cert, key: config.tls.key }
-      : { kind: 'generated', stateDir: config.stateDir, hostname: config.hostname };
-  const credentials =
-    certificateSource.kind === 'files'
-      ? await loadCredentials(certificateSource.cert, certificateSource.key)
-      : await generatedCredentials(certificateSource.stateDir, certificateSource.hostname);
-  const problem = unusable(credentials);
+  const certificateSources = pairSources(config.tls, config.stateDir, config.hostname);
+  const certificates = await loadPairs(certificateSources);
+  const problem = unusablePairs(certificateSources, certificates);
   if (problem) throw new Error(`the served certificate cannot be used: ${problem}`);
-  const announce = (c: Credentials): void => {
-    logger.info(
-      { source: c.source, subject: c.subject, notAfter: c.notAfter.toISOString() },
-      'certificate',
-    );
-    metrics.certificateExpiry.set(
-      { source: c.source === 'configured' ? 'configured' : 'generated' },
-      Math.floor(c.notAfter.getTime() / 1000),
-    );
+  const announce = (pairs: ServedPairs): void => {
+    // A renewal may change a pair's key type: only the pairs served now have a series.
+    metrics.certificateExpiry.reset();
+    for (const c of pairs) {
+      logger.info(
+        {
+          source: c.source,
+          keyType: c.keyType,
+          subject: c.subject,
+          notAfter: c.notAfter.toISOString(),
+        },
+        'certificate',
+      );
+      metrics.certificateExpiry.set(
+        { source: c.source === 'configured' ? 'configured' : 'generated', key_type: c.keyType },
+        Math.floor(c.notAfter.getTime() / 1000),
+      );
+    }
   };
-  announce(credentials);
+  announce(certificates);
 
   const resolver = overrides.resolver ?? new dns.Resolver({ timeout: 5000, tries: 2 });
   const router = new Router(config.routes, {
@@ -135,6 +155,22 @@ export async function startRelay(
       idle: (count) => metrics.connectionCacheIdle.set(count),
     },
   });
+  // The per-next-hop connection cap: RCPTs past it wait for a session handed back or a slot.
+  const slots = new HopSlots<OpenedHop>(
+    {
+      maxPerHop: config.outbound.maxConnectionsPerHop,
+      waitMs: config.outbound.connectionWaitSeconds * 1000,
+    },
+    {
+      yieldIdle: (key) => pool.yieldIdle(key),
+      observer: {
+        waited: (outcome) => metrics.connectionWaits.inc({ outcome }),
+        waiting: (count) => metrics.connectionWaiting.set(count),
+        open: (count) => metrics.outboundConnections.set(count),
+      },
+    },
+  );
+  pool.attach(slots);
   const tlsSessions = tlsResumption.enabled
     ? new TlsSessionCache({ maxEntries: tlsResumption.maxEntries })
     : undefined;
@@ -162,11 +198,24 @@ export async function startRelay(
   /** AUTH passthrough: always a new session, since it becomes the client's alone. */
   const openFresh = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) =>
     openNew(nextHop, await resolvePolicy(nextHop, demand, outbound));
-  /** Client sessions: a warm session from the cache when today's policy accepts one. */
-  const open = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) => {
+  /**
+   * Client sessions: a warm session from the cache when today's policy accepts one, else a new
+   * one under the per-next-hop cap (or a wait for one). AUTH passthrough (openFresh) is not
+   * counted: its session is the client's own, bounded by the inbound session limits.
+   */
+  const open = async (
+    nextHop: NextHop,
+    demand: HopDemand = { requireTls: false },
+    signal?: AbortSignal,
+  ) => {
     const resolved = await resolvePolicy(nextHop, demand, outbound);
-    const warm = await pool.take(nextHop, resolved.policy);
-    return warm ? { ok: true as const, hop: warm, attempts: [] } : openNew(nextHop, resolved);
+    return openCapped(
+      { pool, slots },
+      nextHop,
+      resolved.policy,
+      () => openNew(nextHop, resolved),
+      signal,
+    );
   };
   const passthroughHop = config.auth?.passthrough ? router.catchAllHop() : undefined;
   const credentialCheck: CredentialCheck<Grant> | undefined = users
@@ -196,6 +245,7 @@ export async function startRelay(
           resolveNextHop: (domain) => router.resolveNextHop(domain),
           openHop: open,
           releaseHop: (nextHop, hop, transactions) => pool.release(nextHop, hop, transactions),
+          idleHolders: slots,
           stillFits: async (nextHop, hop, demand) =>
             acceptable(hop, nextHop, (await resolvePolicy(nextHop, demand, outbound)).policy),
           deadlines,
@@ -206,7 +256,7 @@ export async function startRelay(
           sink,
         },
         allowedNetworks,
-        credentials,
+        credentials: certificates,
         minVersion: config.tls.minVersion,
         requireTls: requireTlsHonoured(config.routes),
         hostname: config.hostname,
@@ -227,7 +277,7 @@ export async function startRelay(
     throw err;
   }
 
-  const reloader = new CertificateReloader(certificateSource, credentials, {
+  const reloader = new CertificateReloader(certificateSources, certificates, {
     applied(next) {
       for (const l of listeners.values()) l.useCertificate(next);
       metrics.certificateReloads.inc({ result: 'success' });
@@ -241,11 +291,12 @@ export async function startRelay(
   reloader.watch(overrides.certificatePollMs);
 
   let draining = false;
-  // Ready: every listener bound, not draining, and the served certificate still valid.
+  // Ready: every listener bound, not draining, and every served certificate still valid (past
+  // the earliest expiry, some clients would be served an expired one).
   const ready = (): boolean =>
     !draining &&
     listeners.size === config.listeners.length &&
-    reloader.current.notAfter.getTime() > Date.now();
+    earliestExpiry(reloader.current).getTime() > Date.now();
   const metricsServer =
     overrides.metricsServer === false
       ? undefined
@@ -261,8 +312,12 @@ export async function startRelay(
     metricsServer,
     logger,
     get credentials() {
+      return reloader.current[0];
+    },
+    get certificates() {
       return reloader.current;
     },
+    ready,
     reloadCertificate: () => reloader.reload(),
     async drain(deadlineMs) {
       draining = true;
@@ -278,6 +333,7 @@ export async function startRelay(
       users?.close();
       await closeAll();
       // After the listeners: client sessions ending now hand their sessions back, to be QUIT here.
+      slots.close();
       pool.close();
       await outbound.close();
       await metricsServer?.close();

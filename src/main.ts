@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 /** @module The command line: serve (default) and check-config; signals for a clean stop. */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { startRelay } from './app.js';
+import { workerCount } from './cluster/instances.js';
+import { startPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { hashPassword } from './auth/password-hash.js';
 import { runProbe } from './probe/command.js';
 import { runTlsHistoryCommand } from './history/command.js';
 import { runTlsRptCommand } from './tls-rpt/command.js';
 import { defaultConfig } from './config/default.js';
 import { loadConfigFile, type LoadResult } from './config/load.js';
+import type { Config } from './config/schema.js';
 
 const USAGE = `usage:
   starttls-relay [serve] [--config FILE]    run the relay (embedded default config without --config)
@@ -37,6 +42,24 @@ async function load(configPath: string | undefined): Promise<LoadResult> {
 function reportErrors(source: string, errors: readonly string[]): void {
   process.stderr.write(`${source}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
   for (const e of errors) process.stderr.write(`  ${e}\n`);
+}
+
+/** Several worker processes: the primary supervises them until SIGTERM or SIGINT. */
+async function servePrimary(config: Config, workers: number): Promise<number> {
+  const primary = await startPrimary(config, workers);
+  process.on('SIGHUP', () => {
+    primary.logger.info({ signal: 'SIGHUP' }, 'reloading the certificate in every worker');
+    primary.reload();
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      primary.logger.info({ signal, drainSeconds: config.shutdown.drainSeconds }, 'stopping');
+      primary.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -79,6 +102,12 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       const config = result.config;
+      if (cluster.isWorker) {
+        await runWorker(config, Number(process.env.STARTTLS_RELAY_WORKER ?? '1'));
+        return 0;
+      }
+      const workers = workerCount(config.workers);
+      if (workers > 1) return servePrimary(config, workers);
       const relay = await startRelay(config);
       process.on('SIGHUP', () => {
         relay.logger.info({ signal: 'SIGHUP' }, 'reloading the certificate');

@@ -523,12 +523,12 @@ function authRow(dashboard: DashboardBuilder): DashboardBuilder {
     .withPanel(
       timeseries(
         'Certificate expiry',
-        'Time left before each served certificate expires, per instance and source (configured or generated).',
+        'Time left before each served certificate expires, per instance, source (configured or generated) and key type (ecdsa, or rsa for old clients).',
         's',
         [
           query(
             `${M}certificate_expiry_timestamp_seconds{${SEL}} - time()`,
-            '{{instance}} {{source}}',
+            '{{instance}} {{source}} {{key_type}}',
           ),
         ],
       ),

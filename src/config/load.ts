@@ -40,6 +40,8 @@ export function validateConfig(document: unknown, baseDir: string): LoadResult {
       ...c.tls,
       ...(c.tls.cert !== undefined ? { cert: abs(c.tls.cert) } : {}),
       ...(c.tls.key !== undefined ? { key: abs(c.tls.key) } : {}),
+      ...(c.tls.rsaCert !== undefined ? { rsaCert: abs(c.tls.rsaCert) } : {}),
+      ...(c.tls.rsaKey !== undefined ? { rsaKey: abs(c.tls.rsaKey) } : {}),
     },
     ...(c.auth
       ? {

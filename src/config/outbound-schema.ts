@@ -62,6 +62,17 @@ const CONNECTION_CACHE_DEFAULTS = {
 
 /** Per-instance state about next hops (DESIGN invariant 7: nothing here is needed to be correct). */
 export const outbound = z.strictObject({
+  /**
+   * Connections this process keeps to one next hop: held by client sessions, idle in the cache and
+   * being opened (Postfix default_destination_concurrency_limit). AUTH passthrough sessions are
+   * not counted. Past it, an RCPT waits for one (docs/connection-cache.md).
+   */
+  maxConnectionsPerHop: z.number().int().min(1).max(10_000).default(50),
+  /**
+   * How long an RCPT waits at the cap before the client hears 451 4.4.5; well inside the
+   * 5 minutes a client waits for the RCPT reply (RFC 5321 §4.5.3.2.3).
+   */
+  connectionWaitSeconds: z.number().int().min(1).max(240).default(30),
   /** The best TLS each destination reached, for downgrade detection and `tls-history`. */
   history: z
     .strictObject({
@@ -130,6 +141,8 @@ export const defaultRoutes = [
 ];
 
 export const OUTBOUND_DEFAULTS = {
+  maxConnectionsPerHop: 50,
+  connectionWaitSeconds: 30,
   history: { maxEntries: 100_000, persist: true },
   mtaSts: { maxEntries: 10_000, persist: true },
   tlsRpt: { enabled: false, submit: false, noPolicyDomains: false },

@@ -72,11 +72,30 @@ const tls = z
   .strictObject({
     cert: z.string().min(1).optional(),
     key: z.string().min(1).optional(),
+    /**
+     * A second, RSA pair served beside the ECDSA `cert`/`key` for clients that cannot verify
+     * ECDSA; OpenSSL picks one per handshake from the client's signature algorithms.
+     */
+    rsaCert: z.string().min(1).optional(),
+    rsaKey: z.string().min(1).optional(),
+    /** With no `cert`/`key`: generate an RSA 2048 certificate too, beside the ECDSA P-256 one. */
+    generateRsa: z.boolean().default(false),
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   })
   .refine((t) => (t.cert === undefined) === (t.key === undefined), {
     message:
       'cert and key go together: give both, or neither for a generated self-signed certificate',
+  })
+  .refine((t) => (t.rsaCert === undefined) === (t.rsaKey === undefined), {
+    message: 'rsaCert and rsaKey go together: give both, or neither',
+  })
+  .refine((t) => t.rsaCert === undefined || t.cert !== undefined, {
+    message:
+      'rsaCert and rsaKey are served beside cert and key: configure those too, or use generateRsa with the generated certificate',
+  })
+  .refine((t) => !t.generateRsa || t.cert === undefined, {
+    message:
+      'generateRsa applies to the generated certificate only: with cert and key configured, give rsaCert and rsaKey',
   });
 
 const relay = z.strictObject({
@@ -109,6 +128,15 @@ export const configSchema = z
       })
       .default(() => osHostname()),
     stateDir: z.string().min(1).default('./state'),
+    /**
+     * Relay processes sharing the listeners (src/cluster): `auto` is one per CPU. Each worker
+     * keeps its own connection cache, limits and outbound state (stateDir/worker-N).
+     */
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(64)], {
+        error: 'expected auto or a number of processes from 1 to 64',
+      })
+      .default(1),
     listeners: z
       .array(listener)
       .min(1)
@@ -137,7 +165,7 @@ export const configSchema = z
           seen.add(l.name);
         });
       }),
-    tls: tls.default({ minVersion: 'TLSv1.2' }),
+    tls: tls.default({ minVersion: 'TLSv1.2', generateRsa: false }),
     relay: relay.default({
       acceptDomains: [],
       allowedNetworks: ['127.0.0.0/8', '::1/128'],

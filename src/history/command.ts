@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultConfig } from '../config/default.js';
 import { loadConfigFile } from '../config/load.js';
+import { instanceStateDirs } from '../cluster/instances.js';
 import { readHistoryFile, type DestinationHistory } from './tls-history.js';
 
 export interface CommandIo {
@@ -18,6 +19,7 @@ export interface CommandIo {
 export const TLS_HISTORY_USAGE = `usage: starttls-relay tls-history [--config FILE] [--json]
   lists the destinations this instance delivered to, the TLS their sessions reached, and the
   strictest route level (verify, encrypt) their history passes, read from <stateDir>/tls-history.json
+  (with worker processes, from every <stateDir>/worker-N/tls-history.json, merged)
   --config FILE  the relay's config (default: the embedded default config)
   --json         one object per destination`;
 
@@ -25,6 +27,37 @@ export const TLS_HISTORY_USAGE = `usage: starttls-relay tls-history [--config FI
 export function passes(h: DestinationHistory): 'verify' | 'encrypt' | null {
   if (h.sessions.none > 0) return null;
   return h.sessions.encrypted > 0 ? 'encrypt' : 'verify';
+}
+
+const RANK = { none: 0, encrypted: 1, verified: 2 } as const;
+
+/** One history per destination from several instances': sessions summed, the best of bests. */
+export function mergeHistories(
+  files: readonly ReadonlyMap<string, DestinationHistory>[],
+): Map<string, DestinationHistory> {
+  const merged = new Map<string, DestinationHistory>();
+  for (const file of files) {
+    for (const [destination, h] of file) {
+      const seen = merged.get(destination);
+      if (!seen) {
+        merged.set(destination, h);
+        continue;
+      }
+      const newer = h.lastSeen > seen.lastSeen ? h : seen;
+      merged.set(destination, {
+        best: RANK[h.best] > RANK[seen.best] ? h.best : seen.best,
+        last: newer.last,
+        firstSeen: h.firstSeen < seen.firstSeen ? h.firstSeen : seen.firstSeen,
+        lastSeen: newer.lastSeen,
+        sessions: {
+          none: seen.sessions.none + h.sessions.none,
+          encrypted: seen.sessions.encrypted + h.sessions.encrypted,
+          verified: seen.sessions.verified + h.sessions.verified,
+        },
+      });
+    }
+  }
+  return merged;
 }
 
 export function historyPath(stateDir: string): string {
@@ -70,9 +103,11 @@ export async function runTlsHistoryCommand(argv: string[], io: CommandIo): Promi
     for (const e of loaded.errors) io.stderr.write(`  ${e}\n`);
     return 1;
   }
-  const entries = [...(await readHistoryFile(historyPath(loaded.config.stateDir)))].sort(
-    ([a], [b]) => a.localeCompare(b),
+  // With worker processes, each keeps its own history: the report is of them all.
+  const files = await Promise.all(
+    instanceStateDirs(loaded.config).map((dir) => readHistoryFile(historyPath(dir))),
   );
+  const entries = [...mergeHistories(files)].sort(([a], [b]) => a.localeCompare(b));
   if (values.json) {
     const list = entries.map(([destination, h]) => ({ destination, ...h, passes: passes(h) }));
     io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);

@@ -16,7 +16,8 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { tlsVersionLabel } from '../telemetry/metrics.js';
 import type { TlsFacts } from '../outbound/tls-facts.js';
 import { forwardSecret, handshakeFailure } from '../tls/census.js';
-import { serverTlsOptions, type MinVersion } from '../tls/policy.js';
+import { contextPairs, servedTlsOptions, type ServedPairs } from '../tls/certificate.js';
+import type { MinVersion } from '../tls/policy.js';
 import { rotateTicketKeys } from '../tls/session-tickets.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Grant } from '../auth/passthrough.js';
@@ -37,7 +38,8 @@ import {
 export interface ListenerDeps {
   readonly relay: RelayDeps;
   readonly allowedNetworks: NetworkSet;
-  readonly credentials: { readonly key: string; readonly cert: string };
+  /** Every served pair (ECDSA, and RSA for old clients): OpenSSL picks one per handshake. */
+  readonly credentials: ServedPairs;
   readonly minVersion: MinVersion;
   readonly hostname: string;
   readonly maxMessageSize: number;
@@ -59,8 +61,8 @@ export interface Listener {
   readonly server: SMTPServer;
   /** Sessions still open. */
   readonly sessions: number;
-  /** Serve a new certificate to every new handshake; live sessions keep theirs. */
-  useCertificate(credentials: { readonly key: string; readonly cert: string }): void;
+  /** Serve new certificates (every pair) to every new handshake; live sessions keep theirs. */
+  useCertificate(credentials: ServedPairs): void;
   /** Stop accepting connections; MAIL from open sessions gets 421 4.3.2 (RFC 5321 §3.8). */
   drain(): void;
   /** Closes what is left: open sessions get smtp-server's 421 and are disconnected. */
@@ -94,7 +96,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
     throw new Error(`listener ${config.name} offers AUTH without a users file`);
 
   const options: SMTPServerOptions = {
-    ...serverTlsOptions(deps.minVersion, deps.credentials),
+    ...servedTlsOptions(deps.minVersion, deps.credentials),
     // RFC 8314 §3: port 465 speaks TLS from the first byte.
     secure: config.mode === 'submissions',
     name: deps.hostname,
@@ -268,7 +270,7 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
       return server.connections.size;
     },
     useCertificate(credentials) {
-      server.updateSecureContext({ key: credentials.key, cert: credentials.cert });
+      server.updateSecureContext(contextPairs(credentials));
     },
     drain() {
       draining = true;

@@ -6,12 +6,17 @@
  * error, a timeout, an out-of-step reply or a 421. Bounded per next hop and in total, with an idle
  * timeout well under what servers allow an idle client (RFC 5321 §4.5.3.2.7: at least 5 minutes),
  * a maximum age and a maximum number of transactions (Postfix's
- * smtp_connection_reuse_time_limit and smtp_connection_reuse_count_limit).
+ * smtp_connection_reuse_time_limit and smtp_connection_reuse_count_limit). While RCPTs wait for a
+ * next hop at its connection cap (`hop-slots.ts`), a released session goes to them instead, after
+ * the same RSET check; one they cannot use is closed, so that its slot goes to the first of them.
  */
 import type { NextHop } from '../routing/next-hop.js';
 import type { HopConnection } from './hop-connection.js';
 import { failedChecks, requiredLevel, type HopPolicy } from './hop-policy.js';
 import { policyOutcome, type OpenedHop } from './open-hop.js';
+
+/** A session whose hop answered this recently is handed over without an RSET check. */
+const FRESH_MS = 1000;
 
 export interface ConnectionCacheSettings {
   readonly enabled: boolean;
@@ -39,6 +44,13 @@ export interface PoolObserver {
   miss(): void;
   evicted(reason: EvictionReason): void;
   idle(count: number): void;
+}
+
+/** The RCPTs waiting at a next hop's connection cap (`HopSlots`), as the cache sees them. */
+export interface Handover {
+  waiting(key: string): boolean;
+  /** True when a waiter took the session. */
+  offer(key: string, hop: OpenedHop): boolean;
 }
 
 export interface PoolDeps {
@@ -69,11 +81,17 @@ export class ConnectionPool {
   readonly #all = new Set<Idle>();
   readonly #lives = new WeakMap<HopConnection, Life>();
   #closed = false;
+  #handover: Handover | undefined;
 
   constructor(
     private readonly settings: ConnectionCacheSettings,
     private readonly deps: PoolDeps,
   ) {}
+
+  /** The connection cap's waiters, served first by every release (built after the cache). */
+  attach(handover: Handover): void {
+    this.#handover = handover;
+  }
 
   get enabled(): boolean {
     return this.settings.enabled && !this.#closed;
@@ -90,8 +108,9 @@ export class ConnectionPool {
 
   /**
    * A warm session for `nextHop` that `policy` accepts today, checked with RSET; undefined when
-   * there is none (the caller opens a new one). A session that fails its check is closed and the
-   * next candidate tried: the client never hears about a cached session that had died.
+   * there is none (the caller opens a new one, or waits at the connection cap). A session that
+   * fails its check is closed and the next candidate tried: the client never hears about a cached
+   * session that had died.
    */
   async take(nextHop: NextHop, policy: HopPolicy): Promise<OpenedHop | undefined> {
     if (!this.enabled) return undefined;
@@ -139,9 +158,61 @@ export class ConnectionPool {
       this.#evict(connection, 'max_age');
       return;
     }
+    if (this.#handover?.waiting(nextHop.key)) {
+      void this.#handOver(nextHop.key, hop);
+      return;
+    }
+    this.#keep(nextHop.key, hop, life, ageLeft);
+  }
+
+  /**
+   * Someone waits for this next hop (the cap is reached): one idle session of it leaves the cache
+   * for them. False when there is none.
+   */
+  yieldIdle(key: string): boolean {
+    const idle = this.#byKey.get(key)?.[0];
+    if (!idle) return false;
+    this.#remove(idle);
+    void this.#handOver(key, idle.hop);
+    return true;
+  }
+
+  /**
+   * To the first waiter whose policy accepts it, once it answered RSET with 250 (RFC 5321
+   * §4.1.1.5): a session a client held idle may have died meanwhile, and the waiter must not hear
+   * about it. Nobody takes it: closed, and its slot goes to the first waiter; unless the waiters
+   * left while it was checked, then it is cached as usual.
+   */
+  async #handOver(key: string, hop: OpenedHop): Promise<void> {
+    const connection = hop.connection;
+    // A session released the moment its transaction completed (the hop's in-step reply a moment
+    // ago, nothing since) is known alive and clean: a new MAIL may follow at once (RFC 5321
+    // §3.3), the RSET would only cost the waiter a round trip.
+    const fresh = connection.quietMs < FRESH_MS && connection.usable && !connection.busy;
+    if (!fresh && !(await this.#check(connection))) {
+      this.#evict(connection, 'check_failed', false);
+      return;
+    }
+    if (!this.enabled) {
+      this.#evict(connection, 'shutdown');
+      return;
+    }
+    if (this.#handover?.offer(key, hop)) return;
+    if (this.#handover?.waiting(key)) {
+      this.#evict(connection, 'capacity');
+      return;
+    }
+    const life = this.#lives.get(connection) ?? { openedAt: this.#now(), transactions: 0 };
+    const ageLeft = this.settings.maxAgeSeconds * 1000 - this.#age(life);
+    if (ageLeft <= 0) this.#evict(connection, 'max_age');
+    else this.#keep(key, hop, life, ageLeft);
+  }
+
+  /** Into the cache, idle, until it is taken, times out or is pushed out. */
+  #keep(key: string, hop: OpenedHop, life: Life, ageLeft: number): void {
+    const connection = hop.connection;
     const idleMs = this.settings.idleSeconds * 1000;
     const reason: EvictionReason = ageLeft < idleMs ? 'max_age' : 'idle_timeout';
-    const key = nextHop.key;
     const entry: Idle = {
       key,
       hop,
@@ -252,7 +323,7 @@ export function acceptable(hop: OpenedHop, nextHop: NextHop, policy: HopPolicy):
 }
 
 /** The session's own TLS facts, its policy outcome judged against today's policy. */
-function rejudged(hop: OpenedHop, policy: HopPolicy): OpenedHop {
+export function rejudged(hop: OpenedHop, policy: HopPolicy): OpenedHop {
   const failed = failedChecks(policy, hop.facts.host, hop.facts.tls.level);
   return {
     connection: hop.connection,

@@ -8,11 +8,13 @@
  * The canary tests in test/unit/outbound/nodemailer-internals.test.ts fail first if they move.
  */
 import type { Socket } from 'node:net';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { parseReply, type Reply } from '../smtp/reply.js';
+import { BodyEncoder, type BodyLimits } from './body-encoder.js';
+
+export type { BodyLimits } from './body-encoder.js';
 
 interface Internals {
   _sendCommand(line: string): void;
@@ -46,13 +48,6 @@ export type DataOutcome =
   /** The content check refused a chunk with this reply: nothing from it on was forwarded. */
   | { readonly kind: 'bad-content'; readonly reply: Reply; readonly bytes: number };
 
-/** What the body must satisfy on its way through; checked before a chunk is forwarded. */
-export interface BodyLimits {
-  readonly maxBytes: number;
-  /** Returns the refusal for a chunk that must not reach the next hop, else undefined. */
-  readonly inspect?: (chunk: Buffer) => Reply | undefined;
-}
-
 /** RFC 5321 §4.2.1: only DATA may be answered 3xx; anything else is a hop out of step. */
 type Expect = 'final' | 'intermediate';
 
@@ -67,6 +62,8 @@ const QUIT_GRACE_MS = 5000;
 export class HopConnection extends SMTPConnection {
   readonly #waiting = new Set<(err: Error) => void>();
   #lost: HopLostError | undefined;
+  /** When the last in-step reply arrived (0: none yet). */
+  #lastReplyAt = 0;
 
   constructor(options: SMTPConnection.Options) {
     super(options);
@@ -86,6 +83,11 @@ export class HopConnection extends SMTPConnection {
   /** True while the connection can carry another command. */
   get usable(): boolean {
     return this.#lost === undefined && !this.destroyed;
+  }
+
+  /** Milliseconds since the hop last answered in step (Infinity before any reply). */
+  get quietMs(): number {
+    return this.#lastReplyAt === 0 ? Infinity : Date.now() - this.#lastReplyAt;
   }
 
   /** A command or a DATA transfer is waiting for its reply. */
@@ -134,9 +136,10 @@ export class HopConnection extends SMTPConnection {
   }
 
   /**
-   * DATA: sends the command; on 354 streams `prefix` and then `source` through nodemailer's
-   * DataStream (bare CR and LF become CRLF, leading dots are stuffed: RFC 5321 §4.5.2) with
-   * backpressure, and resolves with the final reply. The terminating dot is written only when
+   * DATA: sends the command; on 354 streams `prefix` and then `source` through the BodyEncoder
+   * (limits checked per chunk; bare CR and LF become CRLF and leading dots are stuffed exactly as
+   * nodemailer's DataStream does: RFC 5321 §4.5.2) with backpressure, and resolves with the final
+   * reply. The terminating dot is written only when
    * `source` ends normally: if the client vanishes or the message exceeds `maxBytes`, the
    * connection is destroyed so the hop never receives a complete message.
    */
@@ -190,38 +193,31 @@ export class HopConnection extends SMTPConnection {
       source.resume();
       return Promise.reject(new HopLostError('no socket after 354', 'closed'));
     }
-    const dotStream = new DataStream();
-    // Set once the terminating dot has been handed to the kernel, not merely produced.
-    let terminated = false;
-    dotStream.once('end', () => socket.write('', () => (terminated = true)));
-    dotStream.pipe(socket, { end: false });
-    dotStream.write(prefix);
-
     return new Promise<DataOutcome>((resolve, reject) => {
       let settled = false;
-      let bytes = 0;
       // Every chunk is counted and inspected before it may go on: an oversized or refused body
-      // never reaches the hop past the chunk that broke the rule.
-      const guard = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          bytes += chunk.length;
-          const refusal = bytes > limits.maxBytes ? undefined : limits.inspect?.(chunk);
-          if (bytes > limits.maxBytes) {
-            done();
-            abandon({ kind: 'too-big', bytes });
-          } else if (refusal) {
-            done();
-            abandon({ kind: 'bad-content', reply: refusal, bytes });
-          } else {
-            done(null, chunk);
-          }
-        },
+      // never reaches the hop past the chunk that broke the rule, and then never gets its dot.
+      const encoder = new BodyEncoder(prefix, limits, (refusal) => abandon(refusal));
+      // The encoder emits the terminating dot only after `source` ended normally, in its last
+      // chunk. `committed`: that chunk has been handed to the socket (queued in this process);
+      // `terminated`: the write carrying it completed, i.e. the dot was handed to the kernel.
+      let committed = false;
+      let terminated = false;
+      let whenTerminated: ((err: Error | null | undefined) => void) | undefined;
+      encoder.once('end', () => {
+        committed = true;
+        // Writes complete in order, so this empty write's callback means the dot was written;
+        // on a destroyed socket it gets an error instead, and the dot was not.
+        socket.write('', (err) => {
+          if (!err) terminated = true;
+          whenTerminated?.(err);
+        });
       });
+      encoder.pipe(socket, { end: false });
       /** Stops forwarding and lets the client finish sending, so smtp-server can reply. */
       const detach = (): void => {
-        source.unpipe(guard);
-        guard.unpipe(dotStream);
-        dotStream.unpipe(socket);
+        source.unpipe(encoder);
+        encoder.unpipe(socket);
         if (!source.readableEnded) source.resume();
       };
       const finish = (outcome: DataOutcome | Error): void => {
@@ -229,7 +225,7 @@ export class HopConnection extends SMTPConnection {
         settled = true;
         source.removeListener('error', onAbort);
         source.removeListener('close', onClose);
-        dotStream.unpipe(socket);
+        encoder.unpipe(socket);
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
@@ -239,7 +235,7 @@ export class HopConnection extends SMTPConnection {
         detach();
         finish(outcome);
       };
-      const onAbort = (): void => abandon({ kind: 'client-aborted', bytes });
+      const onAbort = (): void => abandon({ kind: 'client-aborted', bytes: encoder.bytes });
       const onClose = (): void => {
         if (!source.readableEnded) onAbort();
       };
@@ -249,8 +245,21 @@ export class HopConnection extends SMTPConnection {
         onAbort();
         return;
       }
-      this.#expectReply(finalMs, 'final', () => source.pipe(guard).pipe(dotStream)).then(
+      this.#expectReply(finalMs, 'final', () => source.pipe(encoder)).then(
         (final) => {
+          if (!terminated && committed) {
+            // The dot rides in the same write as the last chunk, and a write that did not fit the
+            // kernel's buffer at once is reported done by Node after the bytes left (the hop can
+            // answer first). The dot is on its way: judge the reply once it was written.
+            this.#afterTermination(finalMs, (set) => (whenTerminated = set)).then(
+              () => finish({ kind: 'replied', reply: final, bytes: encoder.bytes }),
+              (err: Error) => {
+                detach();
+                finish(err);
+              },
+            );
+            return;
+          }
           if (!terminated) {
             // A reply before our terminating dot: never mirror a 2xx for bytes the hop did not get.
             this.#kill('reply before end of data');
@@ -258,11 +267,11 @@ export class HopConnection extends SMTPConnection {
             finish(
               final.code < 400
                 ? new HopLostError('premature positive reply to DATA', 'garbled')
-                : { kind: 'replied', reply: final, bytes },
+                : { kind: 'replied', reply: final, bytes: encoder.bytes },
             );
             return;
           }
-          finish({ kind: 'replied', reply: final, bytes });
+          finish({ kind: 'replied', reply: final, bytes: encoder.bytes });
         },
         (err: unknown) => {
           // The hop went away mid-transfer: stop forwarding, let the client finish sending.
@@ -270,6 +279,27 @@ export class HopConnection extends SMTPConnection {
           finish(err instanceof Error ? err : new Error(String(err)));
         },
       );
+    });
+  }
+
+  /**
+   * Resolves when the write carrying the terminating dot completes; rejects when the socket failed
+   * first or `deadlineMs` passes (the connection is then closed: a hop that stopped reading).
+   */
+  #afterTermination(
+    deadlineMs: number,
+    listen: (onWritten: (err: Error | null | undefined) => void) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#kill('end of data not written');
+        reject(new HopLostError(`end of data not written within ${deadlineMs} ms`, 'timeout'));
+      }, deadlineMs);
+      listen((err) => {
+        clearTimeout(timer);
+        if (err) reject(new HopLostError(`end of data not written: ${err.message}`, 'closed'));
+        else resolve();
+      });
     });
   }
 
@@ -302,6 +332,7 @@ export class HopConnection extends SMTPConnection {
         done();
         const parsed = parseReply(raw);
         if (parsed && inStep(parsed.code, expect)) {
+          this.#lastReplyAt = Date.now();
           resolve(parsed);
           return;
         }

@@ -28,6 +28,8 @@ export interface OutboundStateOverrides {
   readonly mtaStsHttpsPort?: number;
   readonly outboundCa?: string;
   readonly tlsRpt?: { readonly now?: () => Date; readonly checkIntervalMs?: number };
+  /** A worker process (src/cluster): its own state directory and TLS-RPT unique id. */
+  readonly instance?: { readonly index: number; readonly stateDir: string };
 }
 
 /** Opens the MTA-STS cache, the TLS history and TLS-RPT, and the telemetry that feeds them. */
@@ -39,6 +41,7 @@ export async function startOutboundState(
   metrics: Metrics,
 ): Promise<OutboundState> {
   const { history: h, mtaSts, tlsRpt: rpt } = config.outbound;
+  const stateDir = overrides.instance?.stateDir ?? config.stateDir;
   const sts = new MtaStsSource({
     resolver,
     maxEntries: mtaSts.maxEntries,
@@ -46,17 +49,17 @@ export async function startOutboundState(
     logger,
     ...(overrides.mtaStsHttpsPort !== undefined ? { httpsPort: overrides.mtaStsHttpsPort } : {}),
     ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-    ...(mtaSts.persist ? { statePath: join(config.stateDir, 'mta-sts.json') } : {}),
+    ...(mtaSts.persist ? { statePath: join(stateDir, 'mta-sts.json') } : {}),
   });
   const history = await TlsHistory.open({
     maxEntries: h.maxEntries,
-    ...(h.persist ? { path: join(config.stateDir, 'tls-history.json') } : {}),
+    ...(h.persist ? { path: join(stateDir, 'tls-history.json') } : {}),
   });
   history.autoFlush(5000, (error) => logger.warn({ error }, 'TLS history not written'));
   const tlsRpt = rpt.enabled
     ? await startTlsRpt({
-        stateDir: config.stateDir,
-        ...identityFromConfig(config),
+        stateDir,
+        ...identityFromConfig(config, overrides.instance?.index),
         submit: rpt.submit,
         resolver,
         logger,

@@ -4,6 +4,7 @@
  * pathological line, no 8-bit octet to a 7-bit hop, a bounded header section, and fewer `Received:` fields than the hop limit
  * (RFC 5321 §6.3 loop detection).
  */
+import { isAscii } from 'node:buffer';
 import { replies } from '../smtp/replies.js';
 import type { Reply } from '../smtp/reply.js';
 import { HeaderScanner } from './header-scan.js';
@@ -52,7 +53,7 @@ export function contentCheck(
   };
 }
 
+/** Any octet above 0x7f (native scan, not a byte loop). */
 function hasEightBit(chunk: Buffer): boolean {
-  for (const byte of chunk) if (byte > 0x7f) return true;
-  return false;
+  return !isAscii(chunk);
 }

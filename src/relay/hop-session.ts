@@ -3,12 +3,16 @@
  * the first RCPT that needs it, reused by the client's next transactions to the same next hop
  * (after RSET when one was left open), handed back to the cache when the client is done with it,
  * and never reused once it failed or the hop said 421. A session authenticated by AUTH
- * passthrough is the client's alone: it is never handed back.
+ * passthrough is the client's alone: it is never handed back. Between transactions the session is
+ * idle: when an RCPT of another client session waits for its next hop at the connection cap, it
+ * is given up (reclaimed), and this client's next transaction acquires one like everyone else.
  */
+import type { CappedOpenResult } from '../outbound/capped-open.js';
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError, type HopConnection } from '../outbound/hop-connection.js';
 import type { PolicySource } from '../outbound/hop-policy.js';
-import type { HopFacts, OpenedHop, OpenResult } from '../outbound/open-hop.js';
+import type { IdleHolder, IdleHolders } from '../outbound/hop-slots.js';
+import type { HopFacts, OpenedHop } from '../outbound/open-hop.js';
 import type { HopDemand } from '../outbound/policy-resolver.js';
 import type { NextHop } from '../routing/next-hop.js';
 import type { Reply } from '../smtp/reply.js';
@@ -42,8 +46,20 @@ export type StillFits = (nextHop: NextHop, hop: OpenedHop, demand: HopDemand) =>
 
 export type Acquired =
   | { readonly ok: true; readonly session: HopSession }
-  /** No host answered, or (refusedBy) none met the TLS policy. */
-  | { readonly ok: false; readonly refusedBy?: PolicySource; readonly definite?: boolean };
+  /** No host answered, or (refusedBy) none met the TLS policy, or (congested) the cap's wait ran out. */
+  | {
+      readonly ok: false;
+      readonly refusedBy?: PolicySource;
+      readonly definite?: boolean;
+      readonly congested?: true;
+    };
+
+/** Opens (or waits for) a session; `signal` aborts the wait when the client session ends. */
+export type OpenHop = (
+  nextHop: NextHop,
+  demand: HopDemand,
+  signal?: AbortSignal,
+) => Promise<CappedOpenResult>;
 
 const NO_DEMAND: HopDemand = { requireTls: false };
 
@@ -53,12 +69,23 @@ export class HopSessionCache {
   #closed = false;
   /** An adopted, authenticated session's key: never reopened without the client's AUTH. */
   #pinned: string | undefined;
+  /** A transaction uses the current session (from its first RCPT to its end): not idle. */
+  #claimed = false;
+  /** Aborts a wait at the connection cap when the client session ends. */
+  readonly #ended = new AbortController();
+  /** What the connection cap may ask of this client session: its idle session back. */
+  readonly #holder: IdleHolder = {
+    giveUp: () => {
+      if (this.#current && !this.#claimed) this.#letGo(this.#current);
+    },
+  };
 
   constructor(
-    private readonly open: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>,
+    private readonly open: OpenHop,
     private readonly deadlines: HopDeadlines,
     private readonly release?: ReleaseHop,
     private readonly stillFits?: StillFits,
+    private readonly holders?: IdleHolders,
   ) {}
 
   /** The live session for `nextHop` that meets `demand`, opening one if needed. */
@@ -67,20 +94,23 @@ export class HopSessionCache {
     record: TransactionRecord,
     demand: HopDemand = NO_DEMAND,
   ): Promise<Acquired> {
+    // Claimed before any await: a waiter cannot reclaim it while it is judged.
+    this.#claim();
     const current = this.#current;
     if (
       current &&
       current.nextHop.key === nextHop.key &&
       current.connection.usable &&
       (current.requireTls || !demand.requireTls) &&
-      (current.adopted || !this.stillFits || (await this.stillFits(nextHop, current, demand)))
+      (current.adopted || !this.stillFits || (await this.stillFits(nextHop, current, demand))) &&
+      this.#current === current
     ) {
       this.#stamp(record, current);
       return { ok: true, session: current };
     }
     if (this.#pinned === nextHop.key) return { ok: false };
-    if (current) this.#letGo(current);
-    const opened = await this.open(nextHop, demand);
+    if (this.#current) this.#letGo(this.#current);
+    const opened = await this.open(nextHop, demand, this.#ended.signal);
     if (this.#closed) {
       // The client left while we were connecting: nobody would ever use or close this session.
       if (opened.ok && opened.hop.facts.reused) this.release?.(nextHop, opened.hop, 0);
@@ -90,6 +120,7 @@ export class HopSessionCache {
     if (opened.attempts.length > 0) record.failedAttempts = opened.attempts;
     if (!opened.ok) {
       record.nextHop = { domain: nextHop.domain, source: nextHop.source };
+      if ('congested' in opened) return { ok: false, congested: true };
       return {
         ok: false,
         ...(opened.refusedBy !== undefined
@@ -126,7 +157,9 @@ export class HopSessionCache {
       transactions: 0,
       adopted,
       onEnd: () => {
-        if (this.#current === session) this.#current = undefined;
+        if (this.#current !== session) return;
+        this.#current = undefined;
+        this.holders?.unhold(nextHop.key, this.#holder);
       },
     };
     session.connection.on('end', session.onEnd);
@@ -156,15 +189,37 @@ export class HopSessionCache {
   }
 
   discard(hop: HopSession): void {
-    if (this.#current === hop) this.#current = undefined;
+    if (this.#current === hop) {
+      this.#current = undefined;
+      this.holders?.unhold(hop.nextHop.key, this.#holder);
+    }
     hop.connection.removeListener('end', hop.onEnd);
     hop.connection.close();
   }
 
+  /**
+   * The client's transaction ended (its final DATA reply, a new MAIL, RSET then MAIL): the session
+   * is idle until the next RCPT. Someone waiting for its next hop gets it now; else the connection
+   * cap may reclaim it later.
+   */
+  transactionEnded(): void {
+    this.#claimed = false;
+    const current = this.#current;
+    if (!current || current.adopted || this.#closed || !this.holders) return;
+    if (this.holders.waiting(current.nextHop.key)) this.#letGo(current);
+    else this.holders.hold(current.nextHop.key, this.#holder);
+  }
+
   closeAll(): void {
     this.#closed = true;
+    this.#ended.abort();
     if (this.#current) this.#letGo(this.#current);
     this.#current = undefined;
+  }
+
+  #claim(): void {
+    this.#claimed = true;
+    if (this.#current) this.holders?.unhold(this.#current.nextHop.key, this.#holder);
   }
 
   /**
@@ -173,6 +228,7 @@ export class HopSessionCache {
    */
   #letGo(hop: HopSession): void {
     if (this.#current === hop) this.#current = undefined;
+    this.holders?.unhold(hop.nextHop.key, this.#holder);
     hop.connection.removeListener('end', hop.onEnd);
     const reusable = !hop.adopted && !hop.dirty && hop.connection.usable && !hop.connection.busy;
     if (reusable && this.release) {

@@ -21,11 +21,28 @@ export class LineLengthScanner {
    * or LF counts as a line end too: the data stream turns it into CRLF on the way out.
    */
   push(chunk: Buffer): boolean {
-    let current = this.#current;
-    for (const b of chunk) {
-      if (b === LF || b === CR) current = 0;
-      else if (++current > this.maxOctets) return false;
+    const len = chunk.length;
+    // No line can cross the bound within this chunk: only the tail after the last line end counts.
+    if (this.#current + len <= this.maxOctets) {
+      const end = Math.max(chunk.lastIndexOf(CR), chunk.lastIndexOf(LF));
+      this.#current = end === -1 ? this.#current + len : len - 1 - end;
+      return true;
     }
+    // Walk the line ends (memchr, not a byte loop), measuring the text between them.
+    let current = this.#current;
+    let start = 0;
+    let cr = chunk.indexOf(CR);
+    let lf = chunk.indexOf(LF);
+    while (cr !== -1 || lf !== -1) {
+      const end = lf === -1 || (cr !== -1 && cr < lf) ? cr : lf;
+      if (current + end - start > this.maxOctets) return false;
+      current = 0;
+      start = end + 1;
+      if (end === cr) cr = chunk.indexOf(CR, start);
+      else lf = chunk.indexOf(LF, start);
+    }
+    current += len - start;
+    if (current > this.maxOctets) return false;
     this.#current = current;
     return true;
   }

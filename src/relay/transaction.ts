@@ -11,8 +11,8 @@ import { acceptRecipient } from '../inbound/relay-authorization.js';
 import type { HopDeadlines } from '../outbound/deadlines.js';
 import { HopLostError } from '../outbound/hop-connection.js';
 import type { PolicySource } from '../outbound/hop-policy.js';
-import type { OpenedHop, OpenResult } from '../outbound/open-hop.js';
-import type { HopDemand } from '../outbound/policy-resolver.js';
+import type { IdleHolders } from '../outbound/hop-slots.js';
+import type { OpenedHop } from '../outbound/open-hop.js';
 import type { NextHop, NextHopResult } from '../routing/next-hop.js';
 import { replies } from '../smtp/replies.js';
 import { replyText, type Reply } from '../smtp/reply.js';
@@ -20,6 +20,7 @@ import { mailCommand, needsSmtpUtf8, wirePath, type MailArgs } from './envelope.
 import {
   HopSessionCache,
   type HopSession,
+  type OpenHop,
   type ReleaseHop,
   type StillFits,
 } from './hop-session.js';
@@ -36,11 +37,13 @@ export interface RelayDeps {
   readonly hostname: string;
   readonly policy: RelayPolicy;
   readonly resolveNextHop: (domain: string) => Promise<NextHopResult>;
-  readonly openHop: (nextHop: NextHop, demand: HopDemand) => Promise<OpenResult>;
+  readonly openHop: OpenHop;
   /** Where a next-hop session goes when this client is done with it; else it is QUIT. */
   readonly releaseHop?: ReleaseHop;
   /** Re-judges the client's own next-hop session against today's policy before each reuse. */
   readonly stillFits?: StillFits;
+  /** The per-next-hop connection cap: it may reclaim this client's session between transactions. */
+  readonly idleHolders?: IdleHolders;
   readonly deadlines: HopDeadlines;
   readonly maxMessageSize: number;
   readonly maxRecipients: number;
@@ -89,7 +92,13 @@ export class RelaySession {
   #pinned: NextHop | undefined;
 
   constructor(private readonly deps: RelayDeps) {
-    this.#hops = new HopSessionCache(deps.openHop, deps.deadlines, deps.releaseHop, deps.stillFits);
+    this.#hops = new HopSessionCache(
+      deps.openHop,
+      deps.deadlines,
+      deps.releaseHop,
+      deps.stillFits,
+      deps.idleHolders,
+    );
   }
 
   /** AUTH passthrough succeeded on `opened`: this client's mail goes there and nowhere else. */
@@ -101,6 +110,7 @@ export class RelaySession {
   /** MAIL: accepted locally (nothing is known about the next hop yet); it goes out at first RCPT. */
   mail(from: string, args: MailArgs, inbound: InboundFacts): void {
     this.#finishOpen('abandoned');
+    this.#hops.transactionEnded();
     this.#count += 1;
     this.#tx = {
       record: {
@@ -167,7 +177,11 @@ export class RelaySession {
     let hop = tx.hop;
     if (!hop) {
       const acquired = await this.#hops.acquire(nextHop, tx.record, { requireTls });
-      if (!acquired.ok) return relay(refusal(acquired.refusedBy, acquired.definite === true));
+      if (!acquired.ok) {
+        // RFC 3463 X.4.5: mail system congestion, the next hop is at its connection cap.
+        if (acquired.congested) return relay(replies.nextHopCongested);
+        return relay(refusal(acquired.refusedBy, acquired.definite === true));
+      }
       hop = acquired.session;
     }
     try {
@@ -237,6 +251,7 @@ export class RelaySession {
     this.#transfer = transfer;
     void transfer.finally(() => {
       if (this.#transfer === transfer) this.#transfer = undefined;
+      this.#hops.transactionEnded();
     });
     return transfer;
   }

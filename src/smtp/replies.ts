@@ -22,6 +22,8 @@ export const replies = {
   /** RFC 8689 §5: REQUIRETLS could not be honoured on the way to this recipient. */
   requireTlsUnsupported: reply(550, '5.7.30', 'REQUIRETLS support required'),
   nextHopLost: reply(451, '4.4.2', 'Connection to the next hop lost, try again later'),
+  /** RFC 3463 X.4.5 (mail system congestion): outbound.maxConnectionsPerHop reached, wait over. */
+  nextHopCongested: reply(451, '4.4.5', 'Too many connections to the next hop, try again later'),
   nextHopGarbled: reply(451, '4.4.2', 'Next hop sent an invalid reply, try again later'),
   /** RFC 1870 §6.3: the message is larger than the relay's fixed maximum. */
   messageTooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),

@@ -1,7 +1,12 @@
 /** @module The metrics listener: /metrics (Prometheus text format), /healthz (liveness), /readyz. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from './metrics.js';
+
+/** What /metrics serves: one relay's registries, or the primary's view of all its workers. */
+export interface MetricsSource {
+  render(): Promise<string>;
+  readonly registry: { readonly contentType: string };
+}
 
 export interface MetricsServer {
   readonly server: Server;
@@ -10,7 +15,7 @@ export interface MetricsServer {
 }
 
 export async function startMetricsServer(
-  metrics: Metrics,
+  metrics: MetricsSource,
   host: string,
   port: number,
   isReady: () => boolean,

@@ -8,6 +8,7 @@ import type { PolicySource } from '../outbound/hop-policy.js';
 import type { StartTlsResult } from '../outbound/open-hop.js';
 import { SESSION_RESULT_TYPES } from '../outbound/tls-result.js';
 import { EVICTION_REASONS } from '../outbound/connection-pool.js';
+import { WAIT_OUTCOMES } from '../outbound/hop-slots.js';
 
 export type Hop = 'inbound' | 'outbound';
 export type MessageOutcome = 'delivered' | 'rejected' | 'deferred' | 'aborted';
@@ -71,6 +72,23 @@ export function tlsVersionLabel(protocol: string | null | undefined): string {
 export class Metrics {
   readonly registry = new Registry();
   readonly processRegistry = new Registry();
+  /**
+   * The process supervision families: rendered by the one process serving /metrics (the relay
+   * itself, or the primary of worker processes), never aggregated from workers.
+   */
+  readonly supervisorRegistry = new Registry();
+
+  readonly workers = new Gauge({
+    name: `${PREFIX}workers`,
+    help: 'Relay processes serving the listeners now (1 without worker processes).',
+    registers: [this.supervisorRegistry],
+  });
+
+  readonly workerRestarts = new Counter({
+    name: `${PREFIX}worker_restarts_total`,
+    help: 'Worker processes that exited unexpectedly and were started again.',
+    registers: [this.supervisorRegistry],
+  });
 
   readonly inboundConnections = new Counter({
     name: `${PREFIX}inbound_connections_total`,
@@ -242,8 +260,10 @@ export class Metrics {
 
   readonly certificateExpiry = new Gauge({
     name: `${PREFIX}certificate_expiry_timestamp_seconds`,
-    help: 'Expiry (notAfter) of the served certificate, as a Unix timestamp, by source (configured or generated).',
-    labelNames: ['source'] as const,
+    help: 'Expiry (notAfter) of each served certificate, as a Unix timestamp, by source (configured or generated) and key type (ecdsa, rsa, eddsa, other).',
+    labelNames: ['source', 'key_type'] as const,
+    // Worker processes serve the same certificate: the earliest expiry, never a sum.
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -286,6 +306,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly connectionWaits = new Counter({
+    name: `${PREFIX}outbound_connection_waits_total`,
+    help: 'RCPTs that waited for a next-hop connection at outbound.maxConnectionsPerHop, by outcome: served (a session handed over or a slot freed), timed_out (451 4.4.5 after outbound.connectionWaitSeconds), abandoned (the client left).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connectionWaiting = new Gauge({
+    name: `${PREFIX}outbound_connection_waiting_recipients`,
+    help: 'RCPTs waiting now for a next-hop connection at outbound.maxConnectionsPerHop.',
+    registers: [this.registry],
+  });
+
+  readonly outboundConnections = new Gauge({
+    name: `${PREFIX}outbound_connections`,
+    help: 'Next-hop connections counted against outbound.maxConnectionsPerHop now, all next hops together: held by client sessions, idle in the cache, being opened (AUTH passthrough sessions are not counted).',
+    registers: [this.registry],
+  });
+
   readonly outboundTlsResumptions = new Counter({
     name: `${PREFIX}outbound_tls_resumptions_total`,
     help: 'Outbound TLS sessions resumed from an earlier session with the same next-hop address, port, name and trust settings (abbreviated handshake; also counted in outbound_tls_handshakes_total).',
@@ -295,6 +334,8 @@ export class Metrics {
   readonly mtaStsCacheEntries = new Gauge({
     name: `${PREFIX}mta_sts_cache_entries`,
     help: 'MTA-STS policies in the cache now (expired ones are dropped when next looked up).',
+    // Each worker process keeps its own cache: the fullest one, not the sum of copies.
+    aggregator: 'max',
     registers: [this.registry],
   });
 
@@ -354,7 +395,12 @@ export class Metrics {
     this.connectionCacheMisses.inc(0);
     for (const reason of EVICTION_REASONS) this.connectionCacheEvictions.inc({ reason }, 0);
     this.connectionCacheIdle.set(0);
+    for (const outcome of WAIT_OUTCOMES) this.connectionWaits.inc({ outcome }, 0);
+    this.connectionWaiting.set(0);
+    this.outboundConnections.set(0);
     this.outboundTlsResumptions.inc(0);
+    this.workers.set(1);
+    this.workerRestarts.inc(0);
   }
 
   /** The per-listener label sets, at 0, when a listener starts. */
@@ -379,10 +425,11 @@ export class Metrics {
 
   /** Both registries in the Prometheus text format. */
   async render(): Promise<string> {
-    const [own, proc] = await Promise.all([
+    const [own, proc, supervisor] = await Promise.all([
       this.registry.metrics(),
       this.processRegistry.metrics(),
+      this.supervisorRegistry.metrics(),
     ]);
-    return `${own}\n${proc}`;
+    return `${own}\n${proc}\n${supervisor}`;
   }
 }

@@ -4,6 +4,7 @@
  * reports that day would produce. Exit 0; 1: unusable config or state; 2: usage error.
  */
 import { parseArgs } from 'node:util';
+import { instanceStateDirs, workerCount } from '../cluster/instances.js';
 import { defaultConfig } from '../config/default.js';
 import { loadConfigFile } from '../config/load.js';
 import { isDay, utcDay } from './day.js';
@@ -26,6 +27,7 @@ export interface TlsRptCommandDeps {
 
 export const TLS_RPT_USAGE = `usage: starttls-relay tls-rpt [--config FILE] [--date YYYY-MM-DD] [--json]
   prints this instance's TLS-RPT (RFC 8460) sessions of one UTC day, read from <stateDir>/tls-rpt
+  (with worker processes, each worker's from <stateDir>/worker-N/tls-rpt)
   --config FILE  the relay's config (default: the embedded default config)
   --date DAY     the UTC day (default: today, so far)
   --json         the RFC 8460 reports the day gives, one per policy domain`;
@@ -73,20 +75,33 @@ export async function runTlsRptCommand(
     for (const e of loaded.errors) io.stderr.write(`  ${e}\n`);
     return 1;
   }
-  const directory = tlsRptStateDirectory(loaded.config.stateDir);
-  let domains;
+  // Worker processes are instances of their own: each counts and reports its sessions.
+  const several = workerCount(loaded.config.workers) > 1;
+  const instances = instanceStateDirs(loaded.config).map((stateDir, i) => ({
+    directory: tlsRptStateDirectory(stateDir),
+    identity: identityFromConfig(loaded.config, several ? i + 1 : undefined),
+  }));
+  const days = [];
   try {
-    domains = (await readDayFile(directory, date))?.domains ?? [];
+    for (const instance of instances) {
+      days.push({
+        ...instance,
+        domains: (await readDayFile(instance.directory, date))?.domains ?? [],
+      });
+    }
   } catch (err) {
     io.stderr.write(`tls-rpt: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   if (values.json) {
-    const identity = identityFromConfig(loaded.config);
-    const reports = domains.map((d) => buildReport(d, date, identity));
+    const reports = days.flatMap((d) => d.domains.map((a) => buildReport(a, date, d.identity)));
     io.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
   } else {
-    io.stdout.write(renderDayTable(domains, { date, today: date === today, directory }));
+    for (const d of days) {
+      io.stdout.write(
+        renderDayTable(d.domains, { date, today: date === today, directory: d.directory }),
+      );
+    }
   }
   return 0;
 }

@@ -6,11 +6,12 @@
 import type { Config } from '../config/schema.js';
 import type { ReporterIdentity } from './report.js';
 
-export function identityFromConfig(config: Config): ReporterIdentity {
+/** `instance`: a worker process's index, which keeps its own counts and reports (src/cluster). */
+export function identityFromConfig(config: Config, instance?: number): ReporterIdentity {
   const section = config.outbound.tlsRpt;
   return {
     organizationName: section.organization ?? config.hostname,
     contactInfo: section.contact ?? `postmaster@${config.hostname}`,
-    uniqueId: config.hostname.replace(/[^A-Za-z0-9]/g, ''),
+    uniqueId: `${config.hostname.replace(/[^A-Za-z0-9]/g, '')}${instance === undefined ? '' : `w${instance}`}`,
   };
 }

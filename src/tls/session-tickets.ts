@@ -54,7 +54,7 @@ export function rotateTicketKeys(
   const sessionTimeout = Math.max(1, Math.ceil(intervalMs / 1000));
   let count = 0;
   const apply = (): void => {
-    server.updateSecureContext({ ticketKeys: randomBytes(TICKET_KEY_BYTES), sessionTimeout });
+    server.updateSecureContext({ ticketKeys: newTicketKey(), sessionTimeout });
   };
   apply();
   const timer = setInterval(() => handle.rotate(), intervalMs);
@@ -77,4 +77,24 @@ export function rotateTicketKeys(
   server.server.once('close', onClose);
   rotations.set(server, handle);
   return handle;
+}
+
+/** A fresh ticket key (what `rotateTicketKeys` draws each interval). */
+export function newTicketKey(): Buffer {
+  return randomBytes(TICKET_KEY_BYTES);
+}
+
+/**
+ * Seals the tickets of `server` with `key` from now on, instead of its own rotation: worker
+ * processes sharing the listeners take the key the primary draws every `intervalMs`, so a
+ * client resumes whichever worker its next connection reaches (src/cluster). Same forward
+ * secrecy as `rotateTicketKeys`: the key lives one interval and is never derived from another.
+ */
+export function useTicketKey(server: SMTPServer, key: Buffer, intervalMs: number): void {
+  rotations.get(server)?.stop();
+  if (key.length !== TICKET_KEY_BYTES) throw new Error(`ticket key: ${key.length} bytes, not 48`);
+  server.updateSecureContext({
+    ticketKeys: key,
+    sessionTimeout: Math.max(1, Math.ceil(intervalMs / 1000)),
+  });
 }

@@ -91,8 +91,11 @@ function sampleLabelNames(family: Family): string[] {
 
 /** The label names a family was declared with in the relay's registries. */
 function declaredLabelNames(relay: TestRelay, name: string): string[] | undefined {
-  const { registry, processRegistry } = relay.relay.metrics;
-  const metric = registry.getSingleMetric(name) ?? processRegistry.getSingleMetric(name);
+  const { registry, processRegistry, supervisorRegistry } = relay.relay.metrics;
+  const metric =
+    registry.getSingleMetric(name) ??
+    processRegistry.getSingleMetric(name) ??
+    supervisorRegistry.getSingleMetric(name);
   if (metric === undefined) return undefined;
   const labelNames = (metric as unknown as { labelNames?: unknown }).labelNames;
   return Array.isArray(labelNames) ? labelNames.map(String).sort() : [];

@@ -101,7 +101,7 @@ void t.test('serve answers SMTP and HTTP, then exits 0 on SIGTERM', async (t) =>
   t.equal(metrics.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   t.match(
     await metrics.text(),
-    /starttls_relay_certificate_expiry_timestamp_seconds\{source="generated"\} \d+/,
+    /starttls_relay_certificate_expiry_timestamp_seconds\{source="generated",key_type="ecdsa"\} \d+/,
   );
   child.kill('SIGTERM');
   t.equal(await exited, 0);

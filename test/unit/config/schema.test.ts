@@ -104,13 +104,16 @@ void t.test('relative paths resolve against the config file directory', async (t
   const file = join(dir, 'relay.yaml');
   await writeFile(
     file,
-    'stateDir: ./st\ntls:\n  cert: c.pem\n  key: k.pem\nauth:\n  usersFile: users.txt\n',
+    'stateDir: ./st\ntls:\n  cert: c.pem\n  key: k.pem\n  rsaCert: rc.pem\n  rsaKey: rk.pem\n' +
+      'auth:\n  usersFile: users.txt\n',
   );
   const r = await loadConfigFile(file);
   if (!r.ok) throw new Error(r.errors.join('\n'));
   t.equal(r.config.stateDir, join(dir, 'st'));
   t.equal(r.config.tls.cert, join(dir, 'c.pem'));
   t.equal(r.config.tls.key, join(dir, 'k.pem'));
+  t.equal(r.config.tls.rsaCert, join(dir, 'rc.pem'));
+  t.equal(r.config.tls.rsaKey, join(dir, 'rk.pem'));
   t.equal(r.config.auth?.usersFile, join(dir, 'users.txt'));
 });
 
@@ -175,3 +178,21 @@ void t.test(
     t.end();
   },
 );
+
+void t.test('workers: 1 by default, a count or auto, nothing else', (t) => {
+  const base = { listeners: [{ name: 'mta', port: 2525 }] };
+  const one = validateConfig(base, '/srv');
+  t.equal(one.ok && one.config.workers, 1);
+  const auto = validateConfig({ ...base, workers: 'auto' }, '/srv');
+  t.equal(auto.ok && auto.config.workers, 'auto');
+  const four = validateConfig({ ...base, workers: 4 }, '/srv');
+  t.equal(four.ok && four.config.workers, 4);
+  t.same(errorsOf({ ...base, workers: 0 }), ['workers: Too small: expected number to be >=1']);
+  t.same(errorsOf({ ...base, workers: 65 }), ['workers: Too big: expected number to be <=64']);
+  for (const workers of [1.5, 'many']) {
+    t.same(errorsOf({ ...base, workers }), [
+      'workers: expected auto or a number of processes from 1 to 64',
+    ]);
+  }
+  t.end();
+});
