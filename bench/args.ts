@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly runner: Runner;
   /** The relay's `workers` setting in every measured run (the profiled run uses one). */
   readonly workers: number | 'auto';
+  /** After the scenarios, the relay alone with 1 KiB to 1 MiB messages. */
+  readonly sweep: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -41,6 +43,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-postfix      leave the Postfix peer out
   --profile         then one more relay run of scenario a, V8-profiled; top functions printed
   --profile-out F   keep that profile as F (.cpuprofile, opens in Chrome DevTools); implies --profile
+  --sweep           then the relay alone with 1 KiB, 16 KiB, 100 KiB and 1 MiB messages: CPU per KiB
   --workers W       the relay's worker processes, a number or auto (default auto: one per CPU)
   --runner R        compiled (default: tsc into node_modules/.cache, plain node) or tsx`;
 
@@ -68,6 +71,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       'profile-out': { type: 'string' },
       runner: { type: 'string', default: 'compiled' },
       workers: { type: 'string', default: 'auto' },
+      sweep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -102,6 +106,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     profileOut: values['profile-out'],
     runner: values.runner,
     workers: values.workers === 'auto' ? 'auto' : positiveInt('workers', values.workers, 1),
+    sweep: values.sweep,
   };
   if (Math.min(options.size, options.largeSize) < 200) {
     throw new Error('--size and --large-size must be at least 200 bytes (headers)');

@@ -254,13 +254,16 @@ export function renderScenarios(
       'measured load (warm-up messages excluded). Postfix queues, so its rate is its delivery rate.',
     'p50/p99: client-side, MAIL sent → final 250 (c: connect → final 250 of a fresh session). ' +
       '(q) marks Postfix: its 250 means queued, not delivered, so it is not comparable.',
-    'peak RSS: the highest sample (every 0.1–1 s) of VmRSS; Postfix: PSS (smaps_rollup) of all ' +
-      'processes of the instance (master and the daemons it started) summed, so pages its ' +
-      'daemons share count once; ceiling: the sink.',
-    'CPU s/1k msgs: user + system CPU of the subject per 1,000 measured messages; Postfix: the ' +
-      'master and every daemon it started, those that exited included (reaped into its cutime); ' +
-      'ceiling: the sink.',
-    'relay loop lag: perf_hooks.monitorEventLoopDelay inside the relay during the load.',
+    `relay: workers ${options.workers === 'auto' ? `auto (${availableParallelism()})` : options.workers} ` +
+      '(processes sharing the listener, docs/workers.md).',
+    'peak RSS: the highest sample (every 0.1–1 s); relay and Postfix: PSS (smaps_rollup) of all ' +
+      'their processes summed (the relay primary and its workers; the Postfix master and the ' +
+      'daemons it started), so pages they share count once; ceiling: the VmRSS of the sink.',
+    'CPU s/1k msgs: user + system CPU of the subject per 1,000 measured messages, all its ' +
+      'processes; Postfix: the master and every daemon it started, those that exited included ' +
+      '(reaped into its cutime); ceiling: the sink.',
+    'relay loop lag: perf_hooks.monitorEventLoopDelay inside the relay during the load (workers: ' +
+      'p99 averaged over them, max the highest, from their prom-client gauges).',
     'TLS: ECDSA P-256 certificates everywhere; the relay route is `tls: may` (d: `none`), Postfix ' +
       'has `smtpd_tls_security_level = may`, `smtp_tls_security_level = may` and ' +
       '`smtp_tls_connection_reuse = yes` (d: none). Greeting pause: none at the sink and the ' +

@@ -21,6 +21,7 @@ import {
 } from './report.js';
 import { runScenario, type ScenarioRunResult, type Subject } from './scenario-run.js';
 import { scenario as defineScenario, type Scenario } from './scenarios.js';
+import { renderSweep, runSweep } from './sweep.js';
 
 /** A stuck run fails instead of hanging: this much time per message, and at least two minutes. */
 function loadDeadlineMs(s: Scenario): number {
@@ -173,6 +174,22 @@ async function main(): Promise<number> {
 
     process.stdout.write(`\n${renderScenarios(options, results)}\n`);
     process.stdout.write(`Where the CPU went:\n\n${renderCpuBreakdown(results)}\n`);
+    if (options.sweep) {
+      const configPath = join(dir, 'relay-sweep.yaml');
+      await writeFile(
+        configPath,
+        relayConfig(dir, sink.port, true, options.sessions, 'sweep', options.workers),
+      );
+      const rows = await runSweep(
+        options.connections,
+        sink,
+        async () =>
+          track(await startChild('relay-process', [configPath], { runner: options.runner })),
+        release,
+        say,
+      );
+      process.stdout.write(`\nMessage size sweep:\n\n${renderSweep(rows)}\n`);
+    }
 
     if (options.profile) await profileRun(options, dir, sink, track, release);
     process.stdout.write(`\nbench time ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

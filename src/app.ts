@@ -56,6 +56,8 @@ export interface RelayOverrides {
   readonly certificatePollMs?: number;
   /** How often the users file is checked for changes. */
   readonly usersFilePollMs?: number;
+  /** The registries to count in (a worker registers them with the primary before it starts). */
+  readonly metrics?: Metrics;
   /** This relay is worker `index` of several (src/cluster): its log lines and outbound state. */
   readonly instance?: { readonly index: number; readonly stateDir: string };
 }
@@ -89,7 +91,8 @@ export async function startRelay(
   const logger = overrides.instance
     ? rootLogger.child({ worker: overrides.instance.index })
     : rootLogger;
-  const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
+  const metrics =
+    overrides.metrics ?? new Metrics({ processMetrics: overrides.processMetrics ?? true });
   const certificateSources = pairSources(config.tls, config.stateDir, config.hostname);
   const certificates = await loadPairs(certificateSources);
   const problem = unusablePairs(certificateSources, certificates);

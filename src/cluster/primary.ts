@@ -112,13 +112,16 @@ export async function startPrimary(
       if (stopping) return;
       const stable = Date.now() - live.startedAt >= STABLE_MS;
       live.restartMs = stable ? RESTART_MIN_MS : Math.min(live.restartMs * 2, RESTART_MAX_MS);
-      metrics.workerRestarts.inc();
       logger.error(
         { index: live.index, pid: worker.process.pid, code, signal, restartInMs: live.restartMs },
-        'worker exited, starting it again',
+        'worker exited',
       );
       setTimeout(() => {
-        if (!stopping) fork(live);
+        // A signal to the whole process group reaches the workers first: no restart then.
+        if (stopping) return;
+        metrics.workerRestarts.inc();
+        logger.info({ index: live.index }, 'worker starting again');
+        fork(live);
       }, live.restartMs).unref();
     });
     return live;
@@ -157,7 +160,8 @@ export async function startPrimary(
     { render, registry: aggregator },
     config.metrics.host,
     config.metrics.port,
-    () => !stopping && slots.every((s) => s.ready && s.serving),
+    // Ready while any worker serves: the primary hands connections to live workers only.
+    () => !stopping && slots.some((s) => s.ready && s.serving && !s.worker.isDead()),
   );
   logger.info(
     { host: config.metrics.host, port: metricsServer.port, workers: count },

@@ -8,9 +8,10 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { startRelay, type RunningRelay } from '../app.js';
 import type { Config } from '../config/schema.js';
+import { Metrics } from '../telemetry/metrics.js';
 import { useTicketKey } from '../tls/session-tickets.js';
 import { workerStateDir } from './instances.js';
-import { isToWorker, type FromWorker } from './messages.js';
+import { isToWorker, type FromWorker, type ToWorker } from './messages.js';
 
 /** How often a worker tells the primary whether it would pass /readyz. */
 const READINESS_EVERY_MS = 2000;
@@ -22,27 +23,37 @@ function tell(message: FromWorker): void {
 /** Runs worker `index` until the primary (or a signal) stops it. */
 export async function runWorker(config: Config, index: number): Promise<void> {
   if (!cluster.isWorker) throw new Error('runWorker outside a cluster worker');
-  const relay = await startRelay(config, {
-    metricsServer: false,
-    instance: { index, stateDir: workerStateDir(config.stateDir, index) },
-  });
-  // prom-client answers the primary's metric requests from these registries.
-  AggregatorRegistry.setRegistries([relay.metrics.registry, relay.metrics.processRegistry]);
+  // prom-client answers the primary's metric requests from these registries, from the start: a
+  // worker still starting answers (with zeroes) instead of failing the primary's scrape.
+  const metrics = new Metrics();
+  AggregatorRegistry.setRegistries([metrics.registry, metrics.processRegistry]);
   new AggregatorRegistry();
 
+  // Orders that arrive while the relay starts are carried out once it runs (a stop is never lost).
+  const started: { relay?: RunningRelay } = {};
+  const early: ToWorker[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (drainMs: number): Promise<void> => {
-    stopping ??= relay
+    const running = started.relay;
+    if (!running) {
+      early.push({ type: 'starttls-relay:stop', drainMs });
+      return Promise.resolve();
+    }
+    stopping ??= running
       .drain(drainMs)
-      .then(() => relay.close())
+      .then(() => running.close())
       .finally(() => {
         clearInterval(readiness);
         process.exit(0);
       });
     return stopping;
   };
-  process.on('message', (m: unknown) => {
-    if (!isToWorker(m)) return;
+  const obey = (m: ToWorker): void => {
+    const relay = started.relay;
+    if (!relay) {
+      early.push(m);
+      return;
+    }
     switch (m.type) {
       case 'starttls-relay:ticket-key':
         applyTicketKey(relay, Buffer.from(m.key, 'base64'), m.intervalMs);
@@ -55,6 +66,9 @@ export async function runWorker(config: Config, index: number): Promise<void> {
         void stop(m.drainMs);
         break;
     }
+  };
+  process.on('message', (m: unknown) => {
+    if (isToWorker(m)) obey(m);
   });
   // A signal sent to the whole process group (Ctrl-C, systemd) reaches workers too: the
   // primary's stop order follows and changes nothing.
@@ -65,6 +79,12 @@ export async function runWorker(config: Config, index: number): Promise<void> {
   // The primary gone means nobody hands out connections or ticket keys any more.
   process.once('disconnect', () => void stop(config.shutdown.drainSeconds * 1000));
 
+  const relay = await startRelay(config, {
+    metrics,
+    metricsServer: false,
+    instance: { index, stateDir: workerStateDir(config.stateDir, index) },
+  });
+  started.relay = relay;
   const readiness = setInterval(
     () => tell({ type: 'starttls-relay:readiness', ready: relay.ready() }),
     READINESS_EVERY_MS,
@@ -73,6 +93,7 @@ export async function runWorker(config: Config, index: number): Promise<void> {
   const ports = Object.fromEntries([...relay.listeners].map(([name, l]) => [name, l.port]));
   tell({ type: 'starttls-relay:ready', ports });
   tell({ type: 'starttls-relay:readiness', ready: relay.ready() });
+  for (const m of early.splice(0)) obey(m);
 }
 
 function applyTicketKey(relay: RunningRelay, key: Buffer, intervalMs: number): void {

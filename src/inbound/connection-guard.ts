@@ -5,7 +5,7 @@
  * RFC 2920 §3.1, STARTTLS rate) and the slow-peer deadlines. Every refusal is counted.
  */
 import type { Socket } from 'node:net';
-import type { SMTPServer } from 'smtp-server';
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config/schema.js';
 import { replies, tooManyConnectionsFrom, tooManyTlsSessionsFrom } from '../smtp/replies.js';
 import type { Reply } from '../smtp/reply.js';
@@ -53,6 +53,8 @@ export function guardConnections(
   hardening: InboundHardening,
   listener: string,
   metrics: Metrics,
+  /** A command that resets the SMTP transaction is about to run on `session`. */
+  onReset?: (session: SMTPServerSession) => void,
 ): void {
   const internals = serverInternals(server);
   const onConnect = internals.onConnect.bind(server);
@@ -70,7 +72,9 @@ export function guardConnections(
   internals.connect = (socket: Socket, options: unknown) => {
     connect(socket, options);
     for (const connection of internals.connections) {
-      if (connection._socket === socket) guardConnection(connection, hardening, listener, metrics);
+      if (connection._socket === socket) {
+        guardConnection(connection, hardening, listener, metrics, onReset);
+      }
     }
   };
 }
@@ -80,6 +84,7 @@ function guardConnection(
   hardening: InboundHardening,
   listener: string,
   metrics: Metrics,
+  onReset?: (session: SMTPServerSession) => void,
 ): void {
   const { limits } = hardening;
   const budget = new CommandBudget(limits);
@@ -234,6 +239,8 @@ function guardConnection(
         return;
       }
     }
+    // RFC 5321 §4.1.4: these end any open transaction.
+    if (name === 'RSET' || name === 'EHLO' || name === 'HELO') onReset?.(conn.session);
     onCommand(command, callback);
   };
 }

@@ -230,7 +230,9 @@ export async function startListener(config: ListenerConfig, deps: ListenerDeps):
   rotateTicketKeys(server);
   setGreetingDelay(server, config.greetingDelayMs);
   if (config.proxyProtocol) acceptProxyProtocol(server, new NetworkSet(config.proxyFrom));
-  guardConnections(server, deps.hardening, config.name, deps.metrics);
+  guardConnections(server, deps.hardening, config.name, deps.metrics, (session) =>
+    states.get(session)?.relay.reset(),
+  );
   // smtp-server reports one failed handshake on several events: count each socket once.
   const failedSockets = new WeakSet<object>();
   server.on('error', (err: Error & { code?: string; remote?: string }) => {

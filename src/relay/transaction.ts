@@ -107,6 +107,16 @@ export class RelaySession {
     this.#hops.adopt(nextHop, opened);
   }
 
+  /**
+   * RSET, EHLO or HELO (RFC 5321 §4.1.1.5, §4.1.4): the client's open transaction ends; its next-hop
+   * session is idle again (RSET is sent there before the next MAIL), so a client waiting at the
+   * connection cap may reclaim it.
+   */
+  reset(): void {
+    this.#finishOpen('abandoned');
+    if (!this.#transfer) this.#hops.transactionEnded();
+  }
+
   /** MAIL: accepted locally (nothing is known about the next hop yet); it goes out at first RCPT. */
   mail(from: string, args: MailArgs, inbound: InboundFacts): void {
     this.#finishOpen('abandoned');
@@ -311,9 +321,16 @@ export class RelaySession {
           this.#finish(tx, outcome.reply.code < 500 ? 'deferred' : 'rejected', outcome.reply);
           return outcome.reply;
         case 'replied': {
-          this.#hops.afterReply(hop, outcome.reply);
-          hop.dirty = false;
           const r = outcome.reply;
+          if (r.code >= 400) {
+            // A refusal may have come before the hop read our dot (an early 552 while it still
+            // reads, RFC 5321 §4.2.5 notwithstanding): its reply to the dot would then answer our
+            // next command. Such a session is never used again.
+            this.#hops.discard(hop);
+          } else {
+            this.#hops.afterReply(hop, r);
+            hop.dirty = false;
+          }
           this.#finish(tx, r.code < 300 ? 'delivered' : r.code < 500 ? 'deferred' : 'rejected', r);
           return r;
         }

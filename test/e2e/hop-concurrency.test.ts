@@ -1,6 +1,7 @@
 // The per-next-hop connection cap: past outbound.maxConnectionsPerHop an RCPT waits (first come, first served) for a session handed back or a slot freed, hears 451 4.4.5 when the wait runs out, reclaims a session an idle client holds, and leaves the queue when its client leaves.
 import t, { type Test } from 'tap';
 import { startNextHop, type TestNextHop } from '../support/next-hop.js';
+import { startRawHop } from '../support/raw-hop.js';
 import { generateSelfSigned } from '../support/pki.js';
 import { startTestRelay, type TestRelay } from '../support/relay.js';
 import { settle, tlsClient } from '../support/scenario.js';
@@ -198,5 +199,64 @@ void t.test(
     t.equal(metric(text, 'outbound_connection_waits_total{outcome="served"}'), 1);
     t.equal(metric(text, 'outbound_connection_waits_total{outcome="abandoned"}'), 1);
     t.equal(metric(text, 'outbound_connection_waiting_recipients'), 0);
+  },
+);
+
+void t.test(
+  'cap 1, a client resets its open transaction and idles: the waiter gets a connection at once',
+  async (t) => {
+    const { counting, relay } = await setup(t, {
+      maxConnectionsPerHop: 1,
+      connectionWaitSeconds: 5,
+    });
+    const a = await tlsClient(t, relay.port);
+    t.equal(await a.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
+    t.equal(await a.send('RCPT TO:<b@dest.test>'), '250 Accepted');
+    t.equal(await a.send('RSET'), '250 Flushed');
+
+    const b = await tlsClient(t, relay.port);
+    t.equal(await b.send('MAIL FROM:<c@origin.test>'), '250 Accepted');
+    t.equal(await b.send('RCPT TO:<d@dest.test>'), '250 Accepted', 'not 451 4.4.5 after 5 s');
+    t.equal(await finishData(b, 'b'), '250 2.0.0 Ok: queued as Q1');
+    t.same(
+      counting.hop.messages.map((m) => m.mailFrom),
+      ['c@origin.test'],
+      'nothing of the reset transaction was delivered',
+    );
+    t.equal(counting.seen.total, 2, "a's session, its transaction open, was closed, not handed on");
+    t.equal(counting.seen.most, 1);
+  },
+);
+
+void t.test(
+  'a next hop that refuses DATA early and answers the dot later: its session is never handed on',
+  async (t) => {
+    // The hop stops reading when the body starts, sends 552 at once, then reads on and answers
+    // our dot too: a session reused after that reads every reply one behind.
+    const hop = await startRawHop({
+      earlyDataReply: '552 5.3.4 early refusal',
+      earlyDataPauseMs: 600,
+      replies: { 'RCPT TO:<bad': '550 5.1.1 no such user' },
+    });
+    t.teardown(() => hop.close());
+    const relay = await startTestRelay({
+      routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
+      outbound: { maxConnectionsPerHop: 1 },
+    });
+    t.teardown(() => relay.close());
+    const a = await tlsClient(t, relay.port);
+    const b = await tlsClient(t, relay.port);
+    t.equal(await a.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
+    t.equal(await a.send('RCPT TO:<ok@dest.test>'), '250 Accepted');
+    t.equal(await b.send('MAIL FROM:<b@origin.test>'), '250 Accepted');
+    const bRcpt = b.send('RCPT TO:<good@dest.test>');
+    t.ok(await until(async () => (await waitingNow(relay)) === 1), 'b waits at the cap');
+    t.equal(await a.send('DATA'), DATA_GO);
+    a.write(`Subject: x\r\n\r\n${`${'y'.repeat(70)}\r\n`.repeat(900)}.\r\n`);
+    t.equal(await a.line(), '552 5.3.4 early refusal', "the hop's refusal is mirrored");
+    t.equal(await bRcpt, '250 Accepted', "b hears the hop's reply to its own RCPT");
+    t.equal(await b.send('RCPT TO:<bad@dest.test>'), '550 5.1.1 no such user');
+    t.equal(hop.commands.length, 2, 'b was given a new connection');
+    t.same(hop.commands[1]?.slice(-2), ['RCPT TO:<good@dest.test>', 'RCPT TO:<bad@dest.test>']);
   },
 );

@@ -27,6 +27,11 @@ export interface RawHopOptions {
   readonly closeAfter?: string;
   /** Send this reply as soon as body bytes arrive, before the end of data. */
   readonly earlyDataReply?: string;
+  /**
+   * With earlyDataReply: stop reading when the body starts, send the early reply half-way
+   * through this pause, and read on (answering the dot too) after it.
+   */
+  readonly earlyDataPauseMs?: number;
   /** Refuse a message holding a line longer than `octets` (CRLF included) with `reply`. */
   readonly lineLimit?: { readonly octets: number; readonly reply: string };
 }
@@ -60,14 +65,29 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
       socket.write(`${text}\r\n`);
     };
     send('220 raw.test ESMTP');
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
+    /** Stopped reading (earlyDataPauseMs): nothing received is looked at until it resumes. */
+    let paused = false;
+    const consume = (): void => {
       for (;;) {
+        if (paused) return;
         if (inData) {
           const end = buffer.indexOf('\r\n.\r\n');
           if (opts.earlyDataReply !== undefined && buffer.length > 0 && !earlySent) {
             earlySent = true;
-            send(opts.earlyDataReply);
+            const early = opts.earlyDataReply;
+            const pause = opts.earlyDataPauseMs;
+            if (pause === undefined) send(early);
+            else {
+              paused = true;
+              socket.pause();
+              setTimeout(() => send(early), pause / 2);
+              setTimeout(() => {
+                paused = false;
+                socket.resume();
+                consume();
+              }, pause);
+              return;
+            }
           }
           if (end < 0) return;
           const body = buffer.subarray(0, end + 2);
@@ -123,6 +143,10 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
         )
           socket.end();
       }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      consume();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -160,6 +160,25 @@ void t.test('a small message is one write; a large chunk is passed on as it is',
   t.equal(last.out[1]?.toString(), '.\r\n');
 });
 
+void t.test('bytes held for the merge go out when the source pauses, never later', async (t) => {
+  const encoder = new BodyEncoder('Received: x\r\n', { maxBytes: 1000 }, () => undefined);
+  const out: Buffer[] = [];
+  encoder.on('data', (chunk: Buffer) => out.push(chunk));
+  encoder.write(b('Subject: s\r\n\r\nhalf a bo'));
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(Buffer.concat(out).toString(), 'Received: x\r\nSubject: s\r\n\r\nhalf a bo', 'sent');
+  t.notMatch(
+    Buffer.concat(out).toString(),
+    /\.\r\n$/,
+    'and no terminator: the source has not ended',
+  );
+  const ended = new Promise<void>((resolve) => encoder.once('end', resolve));
+  encoder.end(b('dy\r\n'));
+  await ended;
+  t.equal(Buffer.concat(out).toString(), 'Received: x\r\nSubject: s\r\n\r\nhalf a body\r\n.\r\n');
+});
+
 void t.test('too-big at the exact byte: the refused chunk is never emitted', async (t) => {
   const exact = await encode('R\r\n', [b('abcde'), b('fghij')], 10);
   t.same(exact.refusals, [], 'exactly maxBytes passes');
