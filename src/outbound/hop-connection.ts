@@ -48,6 +48,12 @@ export type DataOutcome =
   /** The content check refused a chunk with this reply: nothing from it on was forwarded. */
   | { readonly kind: 'bad-content'; readonly reply: Reply; readonly bytes: number };
 
+/** A command line never carries CR, LF or other controls (RFC 5321 §2.3.8): no injection. */
+function hasControl(line: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  return /[\x00-\x1f\x7f]/.test(line);
+}
+
 /** RFC 5321 §4.2.1: only DATA may be answered 3xx; anything else is a hop out of step. */
 type Expect = 'final' | 'intermediate';
 
@@ -117,12 +123,36 @@ export class HopConnection extends SMTPConnection {
    * `deadlineMs` passes (the connection is then closed: a late reply would desynchronise it).
    */
   command(line: string, deadlineMs: number, expect: Expect = 'final'): Promise<Reply> {
-    // A command line never carries CR, LF or other controls (RFC 5321 §2.3.8): no injection.
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-    if (/[\x00-\x1f\x7f]/.test(line)) {
-      return Promise.reject(new Error('control character in command line'));
-    }
+    if (hasControl(line)) return Promise.reject(new Error('control character in command line'));
     return this.#expectReply(deadlineMs, expect, () => this.#internals._sendCommand(line));
+  }
+
+  /**
+   * RFC 2920 §3.1: two commands of a group (MAIL and RCPT) in one write to a hop that offers
+   * PIPELINING, the replies read in order, each judged in step as `command` does. The first
+   * reply always comes back; the second is the HopLostError when the connection went away
+   * after the first (a 421 to MAIL, say), so the caller can still mirror the first.
+   */
+  async pipeline(
+    first: string,
+    second: string,
+    deadlineMs: number,
+  ): Promise<readonly [Reply, Reply | HopLostError]> {
+    if (hasControl(first) || hasControl(second)) {
+      throw new Error('control character in command line');
+    }
+    const one = this.#expectReply(deadlineMs, 'final', () => undefined);
+    const two = this.#expectReply(deadlineMs, 'final', () =>
+      this.#internals._sendCommand(`${first}\r\n${second}`),
+    ).catch((err: unknown) => {
+      if (err instanceof HopLostError) return err;
+      throw err;
+    });
+    const firstReply = await one.catch(async (err: unknown) => {
+      await two.catch(() => undefined);
+      throw err;
+    });
+    return [firstReply, await two];
   }
 
   /** QUIT when idle, else close: a QUIT written during DATA would become part of the body. */

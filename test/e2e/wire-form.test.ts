@@ -104,3 +104,31 @@ void t.test(
     t.ok(c.closed, 'client connection closed after the mirrored 421');
   },
 );
+
+for (const pipelining of [true, false]) {
+  void t.test(
+    pipelining
+      ? 'a hop offering PIPELINING gets MAIL and the first RCPT in one write (RFC 2920 §3.1)'
+      : 'a hop without PIPELINING gets RCPT only after it answered MAIL',
+    async (t) => {
+      const ehlo = ['raw.test', '8BITMIME', ...(pipelining ? ['PIPELINING'] : [])];
+      const { hop, c } = await throughRawHop(
+        t,
+        (port) => ({ routes: [{ domains: ['*'], nextHop: `127.0.0.1:${port}` }] }),
+        { ehlo, holdMailMs: 200 },
+      );
+      t.equal(await c.send('MAIL FROM:<a@origin.test>'), '250 Accepted');
+      t.equal(await c.send('RCPT TO:<b@dest.test>'), '250 Accepted');
+      t.equal(await c.send('RCPT TO:<c@dest.test>'), '250 Accepted');
+      t.equal(await c.send('DATA'), '354 End data with <CR><LF>.<CR><LF>');
+      t.equal(await c.send('Subject: x\r\n\r\nbody\r\n.'), '250 2.0.0 Ok: queued');
+      t.same(hop.behindMail, [pipelining ? 'RCPT TO:<b@dest.test>\r\n' : ''], 'behind MAIL');
+      t.same((hop.commands[0] ?? []).slice(1), [
+        'MAIL FROM:<a@origin.test>',
+        'RCPT TO:<b@dest.test>',
+        'RCPT TO:<c@dest.test>',
+        'DATA',
+      ]);
+    },
+  );
+}

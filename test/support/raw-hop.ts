@@ -12,6 +12,8 @@ export interface RawHop {
   readonly bodies: Buffer[];
   /** Connections still open now. */
   readonly openConnections: number;
+  /** With holdMailMs: the bytes already received behind each MAIL when it was answered. */
+  readonly behindMail: string[];
   close(): Promise<void>;
 }
 
@@ -21,6 +23,8 @@ export interface RawHopOptions {
   readonly replies?: Readonly<Record<string, string>>;
   /** Answer DATA with 354 only after this long: a slow next hop. */
   readonly dataDelayMs?: number;
+  /** Answer MAIL (250) only after this long, reading nothing meanwhile. */
+  readonly holdMailMs?: number;
   /** Answer EHLO only after this long. */
   readonly ehloDelayMs?: number;
   /** Close the connection right after replying to a command starting with this. */
@@ -51,6 +55,7 @@ const DEFAULT_EHLO = ['raw.test', '8BITMIME', 'SMTPUTF8', 'SIZE 10000000', 'PIPE
 export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
   const commands: string[][] = [];
   const bodies: Buffer[] = [];
+  const behindMail: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -113,6 +118,17 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
           if (custom[1].startsWith('421')) socket.end();
           continue;
         }
+        const hold = opts.holdMailMs;
+        if (verb === 'MAIL' && hold !== undefined) {
+          paused = true;
+          setTimeout(() => {
+            behindMail.push(buffer.toString('latin1'));
+            send('250 2.0.0 Ok');
+            paused = false;
+            consume();
+          }, hold);
+          return;
+        }
         if (verb === 'EHLO') {
           const ehlo = opts.ehlo ?? DEFAULT_EHLO;
           const answer = (): void =>
@@ -154,6 +170,7 @@ export async function startRawHop(opts: RawHopOptions = {}): Promise<RawHop> {
     port: (server.address() as AddressInfo).port,
     commands,
     bodies,
+    behindMail,
     get openConnections() {
       return sockets.size;
     },

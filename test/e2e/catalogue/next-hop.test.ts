@@ -112,10 +112,18 @@ void t.test(
     t.equal(await c.send('RCPT TO:<b@dest.test>'), '553 5.7.1 sender rejected');
     t.equal(await c.send('RCPT TO:<c@dest.test>'), '553 5.7.1 sender rejected', 'each RCPT');
     t.equal(await c.send('DATA'), '503 Error: need RCPT command');
+    // RFC 2920 §3.1: the first RCPT rides with MAIL; after a refused MAIL its reply is ignored,
+    // and an RSET comes before the next MAIL.
     t.same(
       (hop.commands[0] ?? []).filter((l) => !l.startsWith('EHLO')),
-      ['MAIL FROM:<spammer@origin.test>', 'MAIL FROM:<spammer@origin.test>'],
-      'no RCPT ever followed a refused MAIL',
+      [
+        'MAIL FROM:<spammer@origin.test>',
+        'RCPT TO:<b@dest.test>',
+        'RSET',
+        'MAIL FROM:<spammer@origin.test>',
+        'RCPT TO:<c@dest.test>',
+      ],
+      'each RCPT pipelined with its own MAIL, nothing else',
     );
   },
 );
