@@ -11,6 +11,7 @@ import { startNextHop } from '../support/next-hop.js';
 import { startTestRelay, type TestRelay } from '../support/relay.js';
 import { settle } from '../support/scenario.js';
 import { describeRun, findTool, runTool } from '../support/tools.js';
+import { sClientStartTls } from '../support/s-client.js';
 
 /** What a client limited to RSA signatures offers (RFC 8446 §4.2.3: rsa_pss_rsae_*, rsa_pkcs1_*). */
 const RSA_ONLY = 'RSA-PSS+SHA256:RSA+SHA256';
@@ -386,20 +387,7 @@ void t.test(
       },
     ];
     for (const c of cases) {
-      const argv = [
-        's_client',
-        '-starttls',
-        'smtp',
-        '-name',
-        'client.test',
-        '-connect',
-        `127.0.0.1:${relay.port}`,
-        '-brief',
-        '-no-CAfile',
-        '-no-CApath',
-        '-no-CAstore',
-        ...c.args,
-      ];
+      const argv = sClientStartTls(relay.port, c.args);
       const run = await runTool(openssl, argv, { timeoutMs: 15_000 });
       const output = `${run.stdout}\n${run.stderr}`;
       const name = c.args.join(' ');

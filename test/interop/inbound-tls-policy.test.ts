@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startTestRelay, type TestRelay } from '../support/relay.js';
 import { describeRun, requireTool, runTool, type ToolRun } from '../support/tools.js';
+import { sClientStartTls } from '../support/s-client.js';
 
 /** DESIGN invariant 3: the TLS 1.2 suites with forward secrecy and AEAD, and nothing else. */
 const SIX_SUITES = [
@@ -34,21 +35,7 @@ interface Handshake {
  */
 async function handshake(port: number, args: readonly string[]): Promise<Handshake> {
   if (openssl === undefined) throw new Error('unreachable: openssl checked above');
-  const argv = [
-    's_client',
-    '-starttls',
-    'smtp',
-    '-name',
-    'client.test',
-    '-connect',
-    `127.0.0.1:${port}`,
-    '-brief',
-    // Nothing is verified here: skipping the system trust store makes s_client start 6x faster.
-    '-no-CAfile',
-    '-no-CApath',
-    '-no-CAstore',
-    ...args,
-  ];
+  const argv = sClientStartTls(port, args);
   const run = await runTool(openssl, argv, { timeoutMs: 15_000 });
   const output = `${run.stdout}\n${run.stderr}`;
   const established = /^CONNECTION ESTABLISHED$/m.test(output);

@@ -6,13 +6,13 @@ import {
   ConnectionPool,
   type EvictionReason,
 } from '../../../src/outbound/connection-pool.js';
-import type { HopConnection } from '../../../src/outbound/hop-connection.js';
 import { decidePolicy } from '../../../src/outbound/hop-policy.js';
 import { HopSlots } from '../../../src/outbound/hop-slots.js';
 import type { OpenedHop } from '../../../src/outbound/open-hop.js';
 import { PLAINTEXT, type TlsFacts } from '../../../src/outbound/tls-facts.js';
 import type { NextHop } from '../../../src/routing/next-hop.js';
 import { parseReply } from '../../../src/smtp/reply.js';
+import { ENCRYPTED, openedHop } from '../../support/opened-hop.js';
 
 const NEXT_HOP: NextHop = {
   domain: 'dest.test',
@@ -22,14 +22,6 @@ const NEXT_HOP: NextHop = {
   key: 'route:0:hop.test:25',
 };
 const KEY = NEXT_HOP.key;
-
-const ENCRYPTED: TlsFacts = {
-  level: 'encrypted',
-  protocol: 'TLSv1.3',
-  cipher: 'TLS_AES_256_GCM_SHA384',
-  verified: false,
-  verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT',
-};
 
 /** What the cache looks at and calls; QUIT and close end it, as HopConnection's 'end' does. */
 class FakeConnection extends EventEmitter {
@@ -64,20 +56,7 @@ class FakeConnection extends EventEmitter {
 }
 
 function hop(tls: TlsFacts = ENCRYPTED): OpenedHop & { fake: FakeConnection } {
-  const fake = new FakeConnection();
-  return {
-    fake,
-    connection: fake as unknown as HopConnection,
-    facts: {
-      host: 'hop.test',
-      address: '192.0.2.1',
-      port: 25,
-      mxPreference: null,
-      starttls: tls.level === 'none' ? 'not_offered' : 'encrypted',
-      tls,
-      policy: { required: 'none', checks: [] },
-    },
-  };
+  return openedHop(new FakeConnection(), tls);
 }
 
 const policy = (level: 'may' | 'encrypt') =>

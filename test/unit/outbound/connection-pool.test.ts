@@ -7,7 +7,6 @@ import {
   type ConnectionCacheSettings,
   type EvictionReason,
 } from '../../../src/outbound/connection-pool.js';
-import type { HopConnection } from '../../../src/outbound/hop-connection.js';
 import { decidePolicy } from '../../../src/outbound/hop-policy.js';
 import type { OpenedHop } from '../../../src/outbound/open-hop.js';
 import { PLAINTEXT, type TlsFacts } from '../../../src/outbound/tls-facts.js';
@@ -15,6 +14,7 @@ import { TlsSessionCache } from '../../../src/outbound/tls-sessions.js';
 import type { NextHop } from '../../../src/routing/next-hop.js';
 import type { RouteTls } from '../../../src/routing/route-tls.js';
 import { parseReply } from '../../../src/smtp/reply.js';
+import { ENCRYPTED, openedHop } from '../../support/opened-hop.js';
 
 const route = (level: RouteTls['level']): RouteTls => ({
   level,
@@ -31,13 +31,6 @@ const nextHop = (level: RouteTls['level'] = 'may', key = 'route:0:hop.test:25'):
   key,
 });
 
-const ENCRYPTED: TlsFacts = {
-  level: 'encrypted',
-  protocol: 'TLSv1.3',
-  cipher: 'TLS_AES_256_GCM_SHA384',
-  verified: false,
-  verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT',
-};
 const VERIFIED: TlsFacts = { ...ENCRYPTED, level: 'verified', verified: true };
 delete (VERIFIED as { verifyError?: string }).verifyError;
 
@@ -67,19 +60,7 @@ function hop(
   tls: TlsFacts,
   connection = new FakeConnection(),
 ): OpenedHop & { fake: FakeConnection } {
-  return {
-    fake: connection,
-    connection: connection as unknown as HopConnection,
-    facts: {
-      host: 'hop.test',
-      address: '192.0.2.1',
-      port: 25,
-      mxPreference: null,
-      starttls: tls.level === 'none' ? 'not_offered' : 'encrypted',
-      tls,
-      policy: { required: 'none', checks: [] },
-    },
-  };
+  return openedHop(connection, tls);
 }
 
 const policy = (level: RouteTls['level'], requireTls = false) =>
