@@ -187,8 +187,8 @@ timeout 30 "${PODMAN[@]}" exec "$NAME" node -e "fetch('http://127.0.0.1:9464/hea
   fail "the HEALTHCHECK command fails inside the container"
 metrics=$(http_get "http://127.0.0.1:$METRICS_PORT/metrics")
 [[ $(head -n1 <<<"$metrics") == 200 ]] || fail "/metrics answered $(head -n1 <<<"$metrics")"
-grep -q '^starttls_relay_certificate_expiry_timestamp_seconds{source="generated"}' <<<"$metrics" ||
-  fail "/metrics lacks starttls_relay_certificate_expiry_timestamp_seconds{source=\"generated\"}"
+grep -q '^starttls_relay_certificate_expiry_timestamp_seconds{source="generated",key_type="ecdsa"}' <<<"$metrics" ||
+  fail "/metrics lacks starttls_relay_certificate_expiry_timestamp_seconds{source=\"generated\",key_type=\"ecdsa\"}"
 families=$(grep -c '^# TYPE starttls_relay_' <<<"$metrics" || true)
 ((families >= 10)) || fail "/metrics has only $families starttls_relay_ families"
 step "/healthz 200, HEALTHCHECK command passes, /metrics serves $families starttls_relay_ families"
