@@ -44,7 +44,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --profile         then one more relay run of scenario a, V8-profiled; top functions printed
   --profile-out F   keep that profile as F (.cpuprofile, opens in Chrome DevTools); implies --profile
   --sweep           then the relay alone with 1 KiB, 16 KiB, 100 KiB and 1 MiB messages: CPU per KiB
-  --workers W       the relay's worker processes, a number or auto (default auto: one per CPU)
+  --workers W       the relay's worker processes, a number or auto (default 1, the relay's own)
   --runner R        compiled (default: tsc into node_modules/.cache, plain node) or tsx`;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -70,7 +70,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       profile: { type: 'boolean', default: false },
       'profile-out': { type: 'string' },
       runner: { type: 'string', default: 'compiled' },
-      workers: { type: 'string', default: 'auto' },
+      workers: { type: 'string', default: '1' },
       sweep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
