@@ -10,14 +10,9 @@ import { NetworkSet } from './inbound/networks.js';
 import { SessionLimits } from './inbound/session-limits.js';
 import { inboundHardening } from './inbound/connection-guard.js';
 import { DEFAULT_DEADLINES, type HopDeadlines } from './outbound/deadlines.js';
-import { openCapped } from './outbound/capped-open.js';
-import { acceptable, ConnectionPool } from './outbound/connection-pool.js';
-import { HopSlots } from './outbound/hop-slots.js';
-import { openHop, type OpenedHop, type OpenResult } from './outbound/open-hop.js';
-import { resolvePolicy, type HopDemand, type ResolvedPolicy } from './outbound/policy-resolver.js';
+import { nextHopSessions } from './outbound/next-hop-sessions.js';
 import { startOutboundState } from './outbound/state.js';
-import { TlsSessionCache } from './outbound/tls-sessions.js';
-import { Router, type AddressLookup, type NextHop } from './routing/next-hop.js';
+import { Router, type AddressLookup } from './routing/next-hop.js';
 import type { Resolver } from './routing/mx.js';
 import { readRouteFiles, requireTlsHonoured } from './routing/route-tls.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -32,9 +27,6 @@ import {
   type ServedPairs,
 } from './tls/certificate.js';
 import { CertificateReloader, unusablePairs } from './tls/reloader.js';
-
-/** How long a pooled next-hop session may take to answer the RSET that checks it. */
-const POOL_CHECK_MS = 15_000;
 
 /** Seams for tests and embedding: all optional, production uses the defaults. */
 export interface RelayOverrides {
@@ -146,85 +138,18 @@ export async function startRelay(
     overrides.usersFilePollMs,
   );
   const outbound = await startOutboundState(config, overrides, resolver, logger, metrics);
-  const { connectionCache, tlsResumption } = config.outbound;
-  const pool = new ConnectionPool(connectionCache, {
-    // A warm session that cannot answer RSET quickly is dead: open a new one instead of
-    // holding the client for a whole command deadline.
-    checkMs: Math.min(deadlines.commandMs, POOL_CHECK_MS),
-    observer: {
-      hit: () => metrics.connectionCacheHits.inc(),
-      miss: () => metrics.connectionCacheMisses.inc(),
-      evicted: (reason) => metrics.connectionCacheEvictions.inc({ reason }),
-      idle: (count) => metrics.connectionCacheIdle.set(count),
-    },
+  const sessions = nextHopSessions(config, {
+    router,
+    deadlines,
+    outbound,
+    metrics,
+    ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
   });
-  // The per-next-hop connection cap: RCPTs past it wait for a session handed back or a slot.
-  const slots = new HopSlots<OpenedHop>(
-    {
-      maxPerHop: config.outbound.maxConnectionsPerHop,
-      waitMs: config.outbound.connectionWaitSeconds * 1000,
-    },
-    {
-      yieldIdle: (key) => pool.yieldIdle(key),
-      observer: {
-        waited: (outcome) => metrics.connectionWaits.inc({ outcome }),
-        waiting: (count) => metrics.connectionWaiting.set(count),
-        open: (count) => metrics.outboundConnections.set(count),
-      },
-    },
-  );
-  pool.attach(slots);
-  const tlsSessions = tlsResumption.enabled
-    ? new TlsSessionCache({ maxEntries: tlsResumption.maxEntries })
-    : undefined;
-  /** A new session under the policy resolved now: a TLS session of its own, reported as such. */
-  const openNew = async (nextHop: NextHop, resolved: ResolvedPolicy): Promise<OpenResult> => {
-    if (resolved.sts) outbound.telemetry.stsLookupFailed(nextHop.domain, resolved.sts);
-    const opened = await openHop(nextHop, resolved.policy, {
-      helo: config.hostname,
-      router,
-      deadlines,
-      ...(overrides.outboundCa !== undefined ? { ca: overrides.outboundCa } : {}),
-      ...(tlsSessions ? { tlsSessions } : {}),
-      onSession: (report) => {
-        outbound.telemetry.session(report);
-        if (report.tls.resumed) metrics.outboundTlsResumptions.inc();
-      },
-      onAttemptFailed: () => metrics.outboundConnectFailures.inc(),
-    });
-    if (opened.ok) pool.opened(opened.hop.connection);
-    if (!opened.ok && opened.refusedBy !== undefined) {
-      metrics.policyRefusals.inc({ policy: opened.refusedBy });
-    }
-    return opened;
-  };
-  /** AUTH passthrough: always a new session, since it becomes the client's alone. */
-  const openFresh = async (nextHop: NextHop, demand: HopDemand = { requireTls: false }) =>
-    openNew(nextHop, await resolvePolicy(nextHop, demand, outbound));
-  /**
-   * Client sessions: a warm session from the cache when today's policy accepts one, else a new
-   * one under the per-next-hop cap (or a wait for one). AUTH passthrough (openFresh) is not
-   * counted: its session is the client's own, bounded by the inbound session limits.
-   */
-  const open = async (
-    nextHop: NextHop,
-    demand: HopDemand = { requireTls: false },
-    signal?: AbortSignal,
-  ) => {
-    const resolved = await resolvePolicy(nextHop, demand, outbound);
-    return openCapped(
-      { pool, slots },
-      nextHop,
-      resolved.policy,
-      () => openNew(nextHop, resolved),
-      signal,
-    );
-  };
   const passthroughHop = config.auth?.passthrough ? router.catchAllHop() : undefined;
   const credentialCheck: CredentialCheck<Grant> | undefined = users
     ? usersFileCheck(users)
     : passthroughHop
-      ? new PassthroughCheck(passthroughHop, openFresh, deadlines.commandMs)
+      ? new PassthroughCheck(passthroughHop, sessions.openFresh, deadlines.commandMs)
       : undefined;
   const authenticator =
     credentialCheck && config.auth
@@ -246,11 +171,10 @@ export async function startRelay(
             postmasterDomain: config.hostname.toLowerCase(),
           },
           resolveNextHop: (domain) => router.resolveNextHop(domain),
-          openHop: open,
-          releaseHop: (nextHop, hop, transactions) => pool.release(nextHop, hop, transactions),
-          idleHolders: slots,
-          stillFits: async (nextHop, hop, demand) =>
-            acceptable(hop, nextHop, (await resolvePolicy(nextHop, demand, outbound)).policy),
+          openHop: sessions.open,
+          releaseHop: sessions.release,
+          idleHolders: sessions.slots,
+          stillFits: sessions.stillFits,
           deadlines,
           maxMessageSize: config.relay.maxMessageSize,
           maxRecipients: config.relay.maxRecipients,
@@ -274,7 +198,7 @@ export async function startRelay(
     }
   } catch (err) {
     await closeAll();
-    pool.close();
+    sessions.close();
     users?.close();
     await outbound.close();
     throw err;
@@ -336,8 +260,7 @@ export async function startRelay(
       users?.close();
       await closeAll();
       // After the listeners: client sessions ending now hand their sessions back, to be QUIT here.
-      slots.close();
-      pool.close();
+      sessions.close();
       await outbound.close();
       await metricsServer?.close();
       logger.flush();
