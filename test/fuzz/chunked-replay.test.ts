@@ -2,8 +2,8 @@
 import t from 'tap';
 import { startRawHop, type RawHop } from '../support/raw-hop.js';
 import { startTestRelay } from '../support/relay.js';
-import type { SmtpDialogue } from '../support/smtp-client.js';
 import { tlsClient } from '../support/scenario.js';
+import { writeChunked } from '../support/chunked-write.js';
 
 const MAX_SIZE = 8192;
 const HEAD = 'From: <a@origin.test>\r\nTo: <b@dest.test>\r\nSubject: replay\r\n\r\n';
@@ -71,19 +71,6 @@ const SCENARIOS: readonly Scenario[] = [
     final: /^552 5\.3\.4 /,
   },
 ];
-
-/** Writes `data` in pieces of `size` bytes (0: one write), each after the previous is flushed. */
-async function writeChunked(c: SmtpDialogue, data: Buffer, size: number): Promise<void> {
-  if (size === 0) {
-    c.write(data);
-    return;
-  }
-  for (let i = 0; i < data.length; i += size) {
-    c.write(data.subarray(i, i + size));
-    // Let each piece reach the relay as its own read.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** The hop's bytes without the relay's own Received field (its time and ids differ per run). */
 function withoutOurReceived(body: Buffer | undefined): string | undefined {

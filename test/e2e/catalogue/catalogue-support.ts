@@ -39,15 +39,3 @@ export async function sample(relay: TestRelay, series: string): Promise<number> 
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
-
-/** Writes `data` in pieces of `size` bytes (0: one write), each reaching the relay as its own read. */
-export async function writeChunked(c: SmtpDialogue, data: Buffer, size: number): Promise<void> {
-  if (size === 0) {
-    c.write(data);
-    return;
-  }
-  for (let i = 0; i < data.length; i += size) {
-    c.write(data.subarray(i, i + size));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

@@ -3,7 +3,7 @@ import t from 'tap';
 import type { RawHopOptions } from '../../support/raw-hop.js';
 import { settle, throughRawHop } from '../../support/scenario.js';
 import type { SmtpDialogue } from '../../support/smtp-client.js';
-import { writeChunked } from './catalogue-support.js';
+import { writeChunked } from '../../support/chunked-write.js';
 
 const GO_AHEAD = '354 End data with <CR><LF>.<CR><LF>';
 const QUEUED = '250 2.0.0 Ok: queued';

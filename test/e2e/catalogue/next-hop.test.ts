@@ -214,15 +214,22 @@ for (const [name, reply] of Object.entries(HOSTILE_REPLIES)) {
   });
 }
 
-void t.test(
-  'ST-07: 454 to STARTTLS on a may route: plaintext on the same connection',
-  async (t) => {
-    const hop = await startTlsHop({
-      identity: await generateSelfSigned(['tls-hop.test']),
+/** A hop that offers STARTTLS and answers it 454 (catalogue ST-07). */
+function refusingStartTlsHop(): Promise<TlsHop> {
+  return generateSelfSigned(['tls-hop.test']).then((identity) =>
+    startTlsHop({
+      identity,
       startTlsReply: '454 4.7.0 TLS not available due to temporary reason\r\n',
       ehloPlain: ['tls-hop.test', '8BITMIME'],
       ehloTls: ['tls-hop.test', '8BITMIME'],
-    });
+    }),
+  );
+}
+
+void t.test(
+  'ST-07: 454 to STARTTLS on a may route: plaintext on the same connection',
+  async (t) => {
+    const hop = await refusingStartTlsHop();
     t.teardown(() => hop.close());
     const relay = await startTestRelay({
       routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}` }],
@@ -248,12 +255,7 @@ void t.test(
 );
 
 void t.test('ST-07: 454 to STARTTLS on an encrypt route: 451 4.7.5 and no MAIL', async (t) => {
-  const hop = await startTlsHop({
-    identity: await generateSelfSigned(['tls-hop.test']),
-    startTlsReply: '454 4.7.0 TLS not available due to temporary reason\r\n',
-    ehloPlain: ['tls-hop.test', '8BITMIME'],
-    ehloTls: ['tls-hop.test', '8BITMIME'],
-  });
+  const hop = await refusingStartTlsHop();
   t.teardown(() => hop.close());
   const relay = await startTestRelay({
     routes: [{ domains: ['dest.test'], nextHop: `127.0.0.1:${hop.port}`, tls: 'encrypt' }],
