@@ -6,6 +6,8 @@ import { SCENARIO_IDS, type ScenarioId } from './scenarios.js';
 export interface BenchOptions {
   /** Messages per run of every scenario but e; the scenarios' own counts when not given. */
   readonly messagesOverride: number | undefined;
+  /** Unmeasured messages before each run's measured load; the scenarios' own counts when not given. */
+  readonly warmUpOverride: number | undefined;
   /** Messages per run of the scenario --profile runs (a's count unless overridden). */
   readonly messages: number;
   readonly connections: number;
@@ -37,6 +39,9 @@ export const USAGE = `usage: npm run bench -- [options]
                       e --sessions concurrent sessions held open, one message each
   --runs R          alternating runs per scenario and subject; median (min–max) (default 3)
   --messages N      messages per run for a–d (default a 2000, b 600, c 400, d 2000)
+  --warm-up N       unmeasured messages before each run's measured load, so that V8 has compiled
+                    the hot paths as in a relay that has been up a while; 0 measures a cold start
+                    (default a 3000, b 1000, c 600, d 3000, e 3000 over --connections sessions)
   --connections C   concurrent clients in a–d (default 8)
   --sessions S      concurrent sessions in e (default 1000)
   --size BYTES      small message size (default 1024); --large-size BYTES for b (default 102400)
@@ -60,6 +65,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     args: argv,
     options: {
       messages: { type: 'string' },
+      'warm-up': { type: 'string' },
       connections: { type: 'string' },
       size: { type: 'string' },
       'large-size': { type: 'string' },
@@ -92,8 +98,13 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   }
   const messagesOverride =
     values.messages === undefined ? undefined : positiveInt('messages', values.messages, 1);
+  const warmUpText = values['warm-up'];
+  if (warmUpText !== undefined && !/^\d+$/.test(warmUpText)) {
+    throw new Error('--warm-up must be a whole number');
+  }
   const options: BenchOptions = {
     messagesOverride,
+    warmUpOverride: warmUpText === undefined ? undefined : Number(warmUpText),
     messages: messagesOverride ?? 2000,
     connections: positiveInt('connections', values.connections, 8),
     size: positiveInt('size', values.size, 1024),

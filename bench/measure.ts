@@ -34,6 +34,8 @@ export interface RunSetup {
   readonly port: number;
   readonly connections: number;
   readonly messages: number;
+  /** Unmeasured messages over the same sessions before the steady load (and its hooks). */
+  readonly warmUp?: number;
   readonly message: Buffer;
   readonly sink: Child;
   readonly relay?: Child;
@@ -59,6 +61,10 @@ export async function measureRun(setup: RunSetup, deadlineMs: number): Promise<R
       30_000,
       'opening sessions',
     );
+    const warmUp = setup.warmUp ?? 0;
+    if (warmUp > 0) {
+      await withDeadline(sendLoad(sessions, warmUp, setup.message), deadlineMs, 'the warm-up');
+    }
     await setup.aroundSteady?.before();
     const cpu0 = {
       client: process.cpuUsage(),
@@ -81,7 +87,7 @@ export async function measureRun(setup: RunSetup, deadlineMs: number): Promise<R
     await closeSessions(sessions);
 
     const after = await sink.request({ kind: 'stats' }, 'stats');
-    const expected = setup.messages + setup.connections;
+    const expected = setup.messages + setup.connections + warmUp;
     if (after.delivered - before.delivered !== expected) {
       throw new Error(
         `the sink got ${after.delivered - before.delivered} messages, expected ${expected}`,

@@ -251,7 +251,12 @@ export function renderScenarios(
     `Each cell: median (min–max) of ${options.runs} run(s); in every run the subjects go one after ` +
       `the other (ceiling, relay, Postfix), so the relay/Postfix ratio is taken per run.`,
     'msgs/s: messages arriving at the sink per second, from the first to the last arrival of the ' +
-      'measured load (warm-up messages excluded). Postfix queues, so its rate is its delivery rate.',
+      'measured load. Postfix queues, so its rate is its delivery rate.',
+    `Warm-up: before each measured load the same subject gets ${warmUpSummary(results)} ` +
+      'unmeasured messages (--warm-up; 0 measures a cold start), and Postfix has delivered them ' +
+      'all before the measured load starts: the figures are those of a subject that has been up ' +
+      'a while. The relay is a fresh process in every run: the warm-up rate in the second table ' +
+      'is its cold start.',
     'p50/p99: client-side, MAIL sent → final 250 (c: connect → final 250 of a fresh session). ' +
       '(q) marks Postfix: its 250 means queued, not delivered, so it is not comparable.',
     `relay: workers ${options.workers === 'auto' ? `auto (${availableParallelism()})` : options.workers} ` +
@@ -272,7 +277,17 @@ export function renderScenarios(
   return `${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
 }
 
-/** Per scenario, where the CPU went: client, subject, sink, per 1,000 messages. */
+/** "a 3,000, b 1,000, …": each scenario's warm-up count. */
+function warmUpSummary(results: readonly ScenarioResults[]): string {
+  return results
+    .map(({ scenario }) => `${scenario.id} ${scenario.warmUp.toLocaleString('en-US')}`)
+    .join(', ');
+}
+
+/**
+ * Per scenario, where the CPU went: client, subject, sink, per 1,000 messages; and how fast the
+ * unmeasured warm-up went (for the relay, a fresh process each run: its cold start).
+ */
 export function renderCpuBreakdown(results: readonly ScenarioResults[]): string {
   const rows: string[][] = [];
   for (const { scenario, subjects } of results) {
@@ -299,6 +314,12 @@ export function renderCpuBreakdown(results: readonly ScenarioResults[]): string 
           s.runs.map((r) => r.sinkConnections),
           0,
         ),
+        s.runs.some((r) => r.warmUpMsgsPerSecond === undefined)
+          ? '—'
+          : cell(
+              s.runs.map((r) => r.warmUpMsgsPerSecond ?? NaN),
+              0,
+            ),
       ]);
     }
   }
@@ -310,6 +331,7 @@ export function renderCpuBreakdown(results: readonly ScenarioResults[]): string 
       'subject CPU s/1k',
       'sink CPU s/1k',
       'sink conns/run',
+      'warm-up msgs/s (client side)',
     ],
     rows,
   );

@@ -83,6 +83,7 @@ async function main(): Promise<number> {
       largeSize: options.largeSize,
       sessions: options.sessions,
       ...(options.messagesOverride !== undefined ? { messages: options.messagesOverride } : {}),
+      ...(options.warmUpOverride !== undefined ? { warmUp: options.warmUpOverride } : {}),
     };
     const results: ScenarioResults[] = [];
 
@@ -223,6 +224,7 @@ async function profileRun(
         port: relay.port,
         connections: options.connections,
         messages: options.messages,
+        warmUp: options.warmUpOverride ?? 3000,
         message: buildMessage(options.size),
         sink,
         relay,

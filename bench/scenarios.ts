@@ -19,18 +19,31 @@ export interface Scenario {
   readonly clients: number;
   /** Measured messages per run (for hold: one per client). */
   readonly messages: number;
+  /**
+   * Messages sent before the measured load and not counted: a long-running relay is measured once
+   * V8 has compiled its hot paths (sessions: over the same sessions; fresh: fresh connections;
+   * hold: over `warmUpSessions` sessions closed again before the held ones open).
+   */
+  readonly warmUp: number;
+  readonly warmUpSessions: number;
 }
 
 export interface ScenarioDefaults {
   readonly connections: number;
   /** Overrides every scenario's message count (not e's: one per session). */
   readonly messages?: number;
+  /** Overrides every scenario's warm-up count (0: measure from a cold start). */
+  readonly warmUp?: number;
   readonly size: number;
   readonly largeSize: number;
   readonly sessions: number;
 }
 
 export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
+  const warm = (fallback: number) => ({
+    warmUp: d.warmUp ?? fallback,
+    warmUpSessions: d.connections,
+  });
   const kib = (n: number): string => (n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
   switch (id) {
     case 'a':
@@ -42,6 +55,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 2000,
+        ...warm(3000),
       };
     case 'b':
       return {
@@ -52,6 +66,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 600,
+        ...warm(1000),
       };
     case 'c':
       return {
@@ -62,6 +77,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'fresh',
         clients: d.connections,
         messages: d.messages ?? 400,
+        ...warm(600),
       };
     case 'd':
       return {
@@ -72,6 +88,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 2000,
+        ...warm(3000),
       };
     case 'e':
       return {
@@ -82,6 +99,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'hold',
         clients: d.sessions,
         messages: d.sessions,
+        ...warm(3000),
       };
   }
 }

@@ -45,6 +45,9 @@ export async function runSweep(
       shape: 'sessions',
       clients: connections,
       messages: step.messages,
+      // As many unmeasured messages first: the per-KiB cost of a warm relay.
+      warmUp: step.messages,
+      warmUpSessions: connections,
     };
     say(`sweep ${label(step.size)}: relay…`);
     const relay = await startRelay();
