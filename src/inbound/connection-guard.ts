@@ -13,6 +13,7 @@ import { toServerError } from '../smtp/server-reply.js';
 import type { InboundTimeout, InboundViolation, Metrics } from '../telemetry/metrics.js';
 import { AddressRate } from './address-rate.js';
 import { CommandBudget, commandName } from './command-budget.js';
+import { scanDataWithIndexOf } from './data-scanner.js';
 import { feedLineByLine, type LineFeeder } from './line-feeder.js';
 import { NetworkSet } from './networks.js';
 import { SlowPeer } from './slow-peer.js';
@@ -118,6 +119,7 @@ function guardConnection(
 
   let feeder: LineFeeder | undefined;
   const install = (parser: ParserInternals): void => {
+    scanDataWithIndexOf(parser);
     feeder = feedLineByLine(parser, limits.maxCommandLength, () => conn._socket.readableLength, {
       lineStarted: () => slow.lineStarted(),
       lineEnded: () => slow.lineEnded(),

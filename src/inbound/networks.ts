@@ -19,6 +19,9 @@ export function parseCidr(text: string): Cidr | undefined {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
+/** How many addresses' answers a NetworkSet remembers before it starts afresh. */
+const RECENT_ADDRESSES = 4096;
+
 /**
  * A set of networks; `contains` understands `::ffff:a.b.c.d` as the IPv4 address it carries.
  * IPv4 and IPv6 blocks live apart: BlockList would let an IPv6 block such as `::/0` cover every
@@ -40,7 +43,19 @@ export class NetworkSet {
     }
   }
 
+  /** Answers for recent addresses: asked per command and per message, by the same few clients. */
+  readonly #recent = new Map<string, boolean>();
+
   contains(address: string): boolean {
+    const known = this.#recent.get(address);
+    if (known !== undefined) return known;
+    const answer = this.#check(address);
+    if (this.#recent.size >= RECENT_ADDRESSES) this.#recent.clear();
+    this.#recent.set(address, answer);
+    return answer;
+  }
+
+  #check(address: string): boolean {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
     if (mapped?.[1]) return this.#v4.check(mapped[1], 'ipv4');
     const version = isIP(address);

@@ -5,9 +5,10 @@
  */
 import type { Socket } from 'node:net';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
+import type { DataModeInternals } from './data-scanner.js';
 
 /** The line parser: command mode splits on LF (RFC 5321 §2.3.8 wants CRLF), data mode streams. */
-export interface ParserInternals {
+export interface ParserInternals extends DataModeInternals {
   _write(chunk: Buffer, encoding: BufferEncoding, next: (err?: Error | null) => void): void;
   _dataMode: boolean;
   isClosed: boolean;

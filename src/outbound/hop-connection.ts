@@ -70,6 +70,8 @@ export class HopConnection extends SMTPConnection {
   #lost: HopLostError | undefined;
   /** When the last in-step reply arrived (0: none yet). */
   #lastReplyAt = 0;
+  /** The EHLO keywords parsed from nodemailer's current list of EHLO lines. */
+  #extensions: { readonly lines: readonly string[]; readonly map: Map<string, string> } | undefined;
 
   constructor(options: SMTPConnection.Options) {
     super(options);
@@ -109,11 +111,15 @@ export class HopConnection extends SMTPConnection {
 
   /** EHLO keywords of the current session (post-TLS when encrypted), upper-cased, with arguments. */
   get extensions(): ReadonlyMap<string, string> {
+    // nodemailer replaces the array on every EHLO (after STARTTLS too): parsed once per EHLO.
+    const lines = this.#internals._ehloLines ?? [];
+    if (this.#extensions?.lines === lines) return this.#extensions.map;
     const map = new Map<string, string>();
-    for (const line of this.#internals._ehloLines ?? []) {
+    for (const line of lines) {
       const [keyword = '', ...rest] = line.trim().split(/\s+/);
       if (keyword !== '') map.set(keyword.toUpperCase(), rest.join(' '));
     }
+    this.#extensions = { lines, map };
     return map;
   }
 

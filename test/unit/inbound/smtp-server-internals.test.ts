@@ -72,6 +72,13 @@ void t.test('the connection, server and parser internals connection-guard.ts hoo
   t.equal(parser._dataMode, false, 'SMTPStream._dataMode');
   t.equal(parser.isClosed, false, 'SMTPStream.isClosed');
   t.equal(parser._maxCommandLength, 16 * 1024, 'its own limit stays above limits.maxCommandLength');
+  // data-scanner.ts replaces the first and calls the other two; it reads and sets the fields.
+  for (const method of ['_feedDataStream', '_countDataBytes', '_endDataMode']) {
+    t.type(parser[method], 'function', `SMTPStream.${method}`);
+  }
+  t.equal(parser._lastBytes, false, 'SMTPStream._lastBytes');
+  t.equal(parser._atDataStart, false, 'SMTPStream._atDataStart');
+  t.equal(parser._dataStream, null, 'SMTPStream._dataStream');
   socket.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
