@@ -256,7 +256,8 @@ export function renderScenarios(
       'unmeasured messages (--warm-up; 0 measures a cold start), and Postfix has delivered them ' +
       'all before the measured load starts: the figures are those of a subject that has been up ' +
       'a while. The relay is a fresh process in every run: the warm-up rate in the second table ' +
-      'is its cold start.',
+      "is its cold start (the sink and Postfix run on through a scenario's runs; (q): Postfix " +
+      'queued).',
     'p50/p99: client-side, MAIL sent → final 250 (c: connect → final 250 of a fresh session). ' +
       '(q) marks Postfix: its 250 means queued, not delivered, so it is not comparable.',
     `relay: workers ${options.workers === 'auto' ? `auto (${availableParallelism()})` : options.workers} ` +
@@ -316,10 +317,11 @@ export function renderCpuBreakdown(results: readonly ScenarioResults[]): string 
         ),
         s.runs.some((r) => r.warmUpMsgsPerSecond === undefined)
           ? '—'
-          : cell(
+          : // Postfix's replies mean queued: its rate of taking mail, not of delivering it.
+            `${cell(
               s.runs.map((r) => r.warmUpMsgsPerSecond ?? NaN),
               0,
-            ),
+            )}${s.kind === 'postfix' ? ' (q)' : ''}`,
       ]);
     }
   }

@@ -188,6 +188,7 @@ async function main(): Promise<number> {
           track(await startChild('relay-process', [configPath], { runner: options.runner })),
         release,
         say,
+        options.warmUpOverride,
       );
       process.stdout.write(`\nMessage size sweep:\n\n${renderSweep(rows)}\n`);
     }

@@ -96,13 +96,29 @@ export async function runScenario(
   );
   let sessions: Session[] = [];
   try {
-    const start = await sink.request({ kind: 'stats' }, 'stats');
+    let start = await sink.request({ kind: 'stats' }, 'stats');
     const warmUpDeadline = Math.max(120_000, scenario.warmUp * 60);
-    // Held sessions open after the warm-up; long-lived ones carry it themselves.
-    let warmed: WarmUp =
-      scenario.shape === 'sessions'
-        ? { messages: 0 }
-        : await withDeadline(warmUp(scenario, subject.port, [], message), warmUpDeadline, 'warm-up');
+    let warmed: WarmUp = { messages: 0 };
+    /** The warm-up, and (Postfix queues) its delivery at the sink: none of it may count. */
+    const warmUpDelivered = async (open: readonly Session[]): Promise<void> => {
+      warmed = await withDeadline(
+        warmUp(scenario, subject.port, open, message),
+        warmUpDeadline,
+        'warm-up',
+      );
+      if (warmed.messages === 0) return;
+      await sinkReaches(
+        sink,
+        start.delivered + warmed.messages,
+        Math.max(60_000, warmed.messages * 20),
+      );
+    };
+    if (scenario.shape !== 'sessions') {
+      // Before the held sessions open (or the fresh ones start): the warm-up's own connections
+      // are not the run's.
+      await warmUpDelivered([]);
+      start = await sink.request({ kind: 'stats' }, 'stats');
+    }
     if (scenario.shape !== 'fresh') {
       sessions = await withDeadline(
         openSessions(subject.port, scenario.clients, message, {
@@ -115,21 +131,8 @@ export async function runScenario(
         'opening sessions',
       );
     }
-    if (scenario.shape === 'sessions') {
-      warmed = await withDeadline(
-        warmUp(scenario, subject.port, sessions, message),
-        warmUpDeadline,
-        'warm-up',
-      );
-    }
-    if (warmed.messages > 0) {
-      // Postfix may still be delivering the warm-up messages: they must not count.
-      await sinkReaches(
-        sink,
-        start.delivered + warmed.messages,
-        Math.max(60_000, warmed.messages * 20),
-      );
-    }
+    // Long-lived sessions carry their warm-up themselves.
+    if (scenario.shape === 'sessions') await warmUpDelivered(sessions);
     if (subject.kind === 'relay') await subject.relay.request({ kind: 'lag-reset' }, 'lag');
     await sink.request({ kind: 'mark' }, 'stats');
     const cpu0 = { subject: subjectCpu(), sink: cpuSeconds(sink.pid), client: process.cpuUsage() };
@@ -184,9 +187,7 @@ export async function runScenario(
       ...(lag ? { lag: { meanMs: lag.meanMs, p99Ms: lag.p99Ms, maxMs: lag.maxMs } } : {}),
       sinkConnections: end.connections - start.connections,
       ...(setup.length > 0 ? { setupP50Ms: percentile(sortedCopy(setup), 50) } : {}),
-      ...(warmed.msgsPerSecond !== undefined
-        ? { warmUpMsgsPerSecond: warmed.msgsPerSecond }
-        : {}),
+      ...(warmed.msgsPerSecond !== undefined ? { warmUpMsgsPerSecond: warmed.msgsPerSecond } : {}),
     };
   } finally {
     rss.stop();

@@ -34,6 +34,8 @@ export async function runSweep(
   startRelay: () => Promise<Child>,
   stopRelay: (relay: Child) => Promise<void>,
   say: (text: string) => void,
+  /** Unmeasured messages before each size's load (--warm-up); as many as measured when absent. */
+  warmUp?: number,
 ): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   for (const step of STEPS) {
@@ -45,8 +47,8 @@ export async function runSweep(
       shape: 'sessions',
       clients: connections,
       messages: step.messages,
-      // As many unmeasured messages first: the per-KiB cost of a warm relay.
-      warmUp: step.messages,
+      // As many unmeasured messages first (unless --warm-up says): the per-KiB cost of a warm relay.
+      warmUp: warmUp ?? step.messages,
       warmUpSessions: connections,
     };
     say(`sweep ${label(step.size)}: relay…`);

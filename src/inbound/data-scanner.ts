@@ -31,7 +31,8 @@ const KEPT = 4;
  * empty; an opening `..` loses its first dot; from the third byte on, `\r\n.\r\n` ends the data
  * and a dot at a line start followed by another dot is dropped; the last four bytes wait for the
  * next chunk; content is written with backpressure except the pieces cut at a dropped dot.
- * Unlike smtp-server's, a dropped dot does not wait for the next event-loop turn.
+ * Unlike smtp-server's, the scan goes on after a dropped dot in the same turn; only the end of the
+ * data then waits for the next turn, as it does there.
  */
 export function scanDataWithIndexOf(parser: DataModeInternals): void {
   parser._feedDataStream = (input: Buffer, done: Done): void => {
@@ -51,14 +52,19 @@ export function scanDataWithIndexOf(parser: DataModeInternals): void {
     }
     // Candidates: a dot at index i ≥ 2 after an LF, with two bytes after it (i < length − 2).
     let from = 1;
+    let dropped = false;
     for (;;) {
       const lf = chunk.indexOf(LINE_START_DOT, from);
       const i = lf + 1;
       if (lf < 0 || i >= chunk.length - 2) break;
       if (chunk[i - 2] === CR && chunk[i + 1] === CR && chunk[i + 2] === LF) {
         const content = chunk.subarray(0, i);
+        const remainder = chunk.subarray(i + 3);
         parser._countDataBytes(content.length);
-        parser._endDataMode(content, chunk.subarray(i + 3), done);
+        // smtp-server reaches this end a turn later when it dropped a dot on the way, and the
+        // order of its end and the reader's continue() decides how pipelined commands resume.
+        if (dropped) setImmediate(() => parser._endDataMode(content, remainder, done));
+        else parser._endDataMode(content, remainder, done);
         return;
       }
       if (chunk[i + 1] === DOT) {
@@ -68,6 +74,7 @@ export function scanDataWithIndexOf(parser: DataModeInternals): void {
         if (dataStream?.writable) dataStream.write(content);
         chunk = chunk.subarray(i + 1);
         from = 1;
+        dropped = true;
         continue;
       }
       from = i;
