@@ -176,20 +176,23 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${renderScenarios(options, results)}\n`);
     process.stdout.write(`Where the CPU went:\n\n${renderCpuBreakdown(results)}\n`);
     if (options.sweep) {
+      // A sink of its own: after e's thousand sessions the shared one ran every size slower.
+      const sweepSink = track(await startChild('sink', [], { runner: options.runner }));
       const configPath = join(dir, 'relay-sweep.yaml');
       await writeFile(
         configPath,
-        relayConfig(dir, sink.port, true, options.sessions, 'sweep', options.workers),
+        relayConfig(dir, sweepSink.port, true, options.sessions, 'sweep', options.workers),
       );
       const rows = await runSweep(
         options.connections,
-        sink,
+        sweepSink,
         async () =>
           track(await startChild('relay-process', [configPath], { runner: options.runner })),
         release,
         say,
         options.warmUpOverride,
       );
+      await release(sweepSink);
       process.stdout.write(`\nMessage size sweep:\n\n${renderSweep(rows)}\n`);
     }
 
