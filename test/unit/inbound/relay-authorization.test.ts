@@ -100,6 +100,29 @@ void t.test('CIDR parsing', (t) => {
   t.end();
 });
 
+void t.test('remembered answers stay right, asked again and past the memory of 4,096', (t) => {
+  const set = new NetworkSet(['10.0.0.0/8']);
+  const probes: ReadonlyArray<readonly [string, boolean]> = [
+    ['10.1.2.3', true],
+    ['::ffff:10.1.2.3', true],
+    ['192.0.2.1', false],
+    ['::ffff:192.0.2.1', false],
+  ];
+  for (const [address, inside] of probes) t.equal(set.contains(address), inside, address);
+  for (const [address, inside] of probes)
+    t.equal(set.contains(address), inside, `${address} again`);
+  let wrong = 0;
+  for (let i = 0; i < 5000; i += 1) {
+    const inside = i % 2 === 0;
+    const address = inside ? `10.0.${i >> 8}.${i & 255}` : `172.16.${i >> 8}.${i & 255}`;
+    if (set.contains(address) !== inside) wrong += 1;
+  }
+  t.equal(wrong, 0, '5,000 other addresses answered right');
+  for (const [address, inside] of probes)
+    t.equal(set.contains(address), inside, `${address} after`);
+  t.end();
+});
+
 void t.test(
   'unqualified postmaster is accepted from anyone, routed as the relay host name',
   (t) => {
