@@ -20,7 +20,7 @@ import {
   type ScenarioResults,
 } from './report.js';
 import { runScenario, type ScenarioRunResult, type Subject } from './scenario-run.js';
-import { scenario as defineScenario, type Scenario } from './scenarios.js';
+import { scenario as defineScenario, WARM_UP, type Scenario } from './scenarios.js';
 import { renderSweep, runSweep } from './sweep.js';
 
 /** A stuck run fails instead of hanging: this much time per message, and at least two minutes. */
@@ -228,7 +228,7 @@ async function profileRun(
         port: relay.port,
         connections: options.connections,
         messages: options.messages,
-        warmUp: options.warmUpOverride ?? 3000,
+        warmUp: options.warmUpOverride ?? WARM_UP.a,
         message: buildMessage(options.size),
         sink,
         relay,

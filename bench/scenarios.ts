@@ -39,11 +39,20 @@ export interface ScenarioDefaults {
   readonly sessions: number;
 }
 
+/** Each scenario's unmeasured warm-up, in messages, unless --warm-up says otherwise. */
+export const WARM_UP: Readonly<Record<ScenarioId, number>> = {
+  a: 3000,
+  b: 1000,
+  c: 600,
+  d: 3000,
+  e: 3000,
+};
+
 export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
-  const warm = (fallback: number) => ({
-    warmUp: d.warmUp ?? fallback,
+  const warm = {
+    warmUp: d.warmUp ?? WARM_UP[id],
     warmUpSessions: d.connections,
-  });
+  };
   const kib = (n: number): string => (n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
   switch (id) {
     case 'a':
@@ -55,7 +64,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 2000,
-        ...warm(3000),
+        ...warm,
       };
     case 'b':
       return {
@@ -66,7 +75,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 600,
-        ...warm(1000),
+        ...warm,
       };
     case 'c':
       return {
@@ -77,7 +86,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'fresh',
         clients: d.connections,
         messages: d.messages ?? 400,
-        ...warm(600),
+        ...warm,
       };
     case 'd':
       return {
@@ -88,7 +97,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'sessions',
         clients: d.connections,
         messages: d.messages ?? 2000,
-        ...warm(3000),
+        ...warm,
       };
     case 'e':
       return {
@@ -99,7 +108,7 @@ export function scenario(id: ScenarioId, d: ScenarioDefaults): Scenario {
         shape: 'hold',
         clients: d.sessions,
         messages: d.sessions,
-        ...warm(3000),
+        ...warm,
       };
   }
 }
